@@ -1,0 +1,61 @@
+"""The ``butler-maint`` command line: thin Click commands over the library.
+
+Errors are rendered here and only here; exit codes are those of ``ExitCode``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from butler_maint import __version__
+from butler_maint.cli.context import App
+from butler_maint.errors import ButlerError
+
+EXIT_CODES_HELP = """Exit codes: 0 all passed; 1 something failed, errored or was unreachable
+(or evidence is broken); 2 bad input (usage, configuration, content); 3 could not run
+(lock held, evidence store unusable); 130/143 interrupted by SIGINT/SIGTERM."""
+
+
+class ButlerGroup(click.Group):
+    """A group that renders ButlerError once, with its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ButlerError as exc:
+            click.echo(f"butler-maint: error: {exc.render()}", err=True)
+            sys.exit(int(exc.exit_code))
+
+
+@click.group(cls=ButlerGroup, epilog=EXIT_CODES_HELP)
+@click.version_option(__version__, prog_name="butler-maint")
+@click.option(
+    "-C",
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Content repository root (default: the nearest parent holding butler.yaml, "
+    "checklists/ or schedules/, else the current directory).",
+)
+@click.pass_context
+def cli(ctx: click.Context, project_dir: str | None) -> None:
+    """Preventive maintenance as code.
+
+    Runs checklists (SSH health checks) and Ansible playbooks against inventory
+    hosts, keeps the maintenance calendar, and records every run as tamper-evident
+    YAML evidence.
+    """
+    ctx.obj = App.locate(project_dir)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="butler-maint")
+
+
+# Command modules register themselves on `cli`; imported last to avoid cycles.
+from butler_maint.cli import content_cmds  # noqa: E402, F401

@@ -1,0 +1,3 @@
+"""Commands about content: validate, schema, init."""
+
+from __future__ import annotations

@@ -1,0 +1,44 @@
+"""What every command receives: the content repository and its configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import click
+
+from butler_maint.model.config import ProjectConfig, load_config
+
+_MARKERS = ("butler.yaml", "checklists", "schedules")
+
+
+@dataclass
+class App:
+    """The content repository a command works on (passed, never global)."""
+
+    root: Path
+    _config: ProjectConfig | None = field(default=None, repr=False)
+
+    @classmethod
+    def locate(cls, project_dir: str | None) -> App:
+        """Use ``project_dir``, else the nearest parent holding a marker, else cwd."""
+        if project_dir:
+            return cls(Path(project_dir).resolve())
+        cwd = Path.cwd().resolve()
+        for candidate in (cwd, *cwd.parents):
+            if any((candidate / marker).exists() for marker in _MARKERS):
+                return cls(candidate)
+        return cls(cwd)
+
+    @cached_property
+    def config(self) -> ProjectConfig:
+        """The project configuration (``butler.yaml``; defaults when absent)."""
+        return load_config(self.root)
+
+    def path(self, relative: str | Path) -> Path:
+        """Resolve a path from the configuration against the repository root."""
+        return self.root / relative
+
+
+pass_app = click.make_pass_decorator(App)
