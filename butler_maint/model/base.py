@@ -48,7 +48,7 @@ def _text(value: Any) -> Any:
     return value
 
 
-Number = Annotated[float | str, BeforeValidator(_number_or_template)]
+Number = Annotated[int | float | str, BeforeValidator(_number_or_template)]
 """A number, or a Jinja2 template rendered per host to one."""
 
 Text = Annotated[str, BeforeValidator(_text)]
@@ -72,7 +72,8 @@ def _field_path(loc: tuple[int | str, ...], doc: YamlDoc) -> YamlPath:
     return tuple(path)
 
 
-def _dotted(path: YamlPath) -> str:
+def dotted(path: YamlPath) -> str:
+    """A field path as users read it: ``checks[3].disk.max_used_pct``."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -126,10 +127,10 @@ def validate_doc(model: type[M], doc: YamlDoc, *, root: YamlPath = ()) -> M:
             loc = (*root, *error["loc"])
             if error["type"] == "missing":
                 parent = _field_path(loc[:-1], doc)
-                where, label = doc.where(parent), _dotted((*parent, loc[-1]))
+                where, label = doc.where(parent), dotted((*parent, loc[-1]))
             else:
                 path = _field_path(loc, doc)
-                where, label = doc.where(path), _dotted(path)
+                where, label = doc.where(path), dotted(path)
             problems.append(Problem(where, f"{label}: {_message(error)}"))
         raise ContentError(_dedupe(problems)) from None
 

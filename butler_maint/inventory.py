@@ -1,0 +1,468 @@
+"""Ansible inventories, read by ansible-core itself, turned into plain typed hosts.
+
+Parsing (INI, YAML, ranges, directories), variable merging (group_vars/, host_vars/
+through the ``host_group_vars`` vars plugin, precedence, vault) and host patterns are
+ansible-core's own ``InventoryManager`` and ``VariableManager``: SSH checks see the
+same hosts and vars as ansible-playbook does. This module is the boundary: ansible's
+tagged/lazy values become plain Python, its warnings are captured rather than
+printed, and its failures become :class:`InventoryError`.
+
+ansible is imported lazily inside functions so ``butler-maint --help`` stays fast.
+
+Vault: with a password file, inline ``!vault`` values and vault-encrypted vars files
+are decrypted, and the names of the vars holding them are listed in
+``HostInfo.secret_vars`` so that callers can redact them. Without one, an inventory
+with inline ``!vault`` values still loads: each such value is an
+:class:`UndecryptedSecret`, whose ``str()`` raises :class:`InventoryError`. A
+vault-encrypted vars *file* cannot be read at all without the password, so loading
+fails with an :class:`InventoryError` saying so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import locale
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from butler_maint.errors import InventoryError
+
+# Vars that VariableManager adds for every host but which describe the controller, not
+# the host (``groups`` alone is the whole inventory again, for every host).
+_CONTROLLER_VARS = frozenset(
+    {"ansible_facts", "ansible_config_file", "ansible_playbook_python", "ansible_version"}
+    | {"groups", "omit", "playbook_dir"}
+)
+_TRUE = frozenset({"yes", "on", "1", "true", "y", "t"})
+_FALSE = frozenset({"no", "off", "0", "false", "n", "f", ""})
+_VARS_DIRS = ("group_vars", "host_vars")
+
+
+@dataclass(frozen=True)
+class UndecryptedSecret:
+    """A vault-encrypted value that could not be decrypted (no vault password given)."""
+
+    var: str
+
+    def __str__(self) -> str:
+        raise InventoryError(
+            f"variable '{self.var}' is vault-encrypted and no vault password file was given"
+        )
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """One inventory host with its merged vars, as Ansible sees them, as plain Python."""
+
+    name: str
+    vars: Mapping[str, Any] = field(hash=False)
+    groups: tuple[str, ...] = ()  # Ansible's ``group_names``: sorted, without 'all'
+    secret_vars: frozenset[str] = frozenset()
+
+    @property
+    def address(self) -> str:
+        """The address to connect to: ``ansible_host``, else the inventory name."""
+        return self._str("ansible_host", "ansible_ssh_host") or self.name
+
+    @property
+    def port(self) -> int:
+        """``ansible_port`` as an int (INI and YAML may give a string), default 22."""
+        raw = self._get("ansible_port", "ansible_ssh_port")
+        if raw is None:
+            return 22
+        try:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            port = int(raw)
+        except ValueError:
+            raise InventoryError(
+                f"host {self.name}: ansible_port {raw!r} is not a number"
+            ) from None
+        if not 0 < port < 65536:
+            raise InventoryError(f"host {self.name}: ansible_port {port} is out of range")
+        return port
+
+    @property
+    def user(self) -> str | None:
+        """``ansible_user``, or None to let the executor choose."""
+        return self._str("ansible_user", "ansible_ssh_user")
+
+    @property
+    def private_key_file(self) -> str | None:
+        """``ansible_ssh_private_key_file`` (or ``ansible_private_key_file``), unexpanded."""
+        return self._str("ansible_ssh_private_key_file", "ansible_private_key_file")
+
+    @property
+    def connection(self) -> str:
+        """``"local"``, ``"ssh"`` (also for ``paramiko``/``smart``) or another plugin name."""
+        value = self._str("ansible_connection") or "ssh"
+        return "ssh" if value in {"paramiko", "smart", "ansible.builtin.ssh"} else value
+
+    @property
+    def become(self) -> bool:
+        """``ansible_become`` read the way Ansible reads booleans."""
+        raw = self._get("ansible_become")
+        if isinstance(raw, bool) or raw is None:
+            return bool(raw)
+        if str(raw).strip().lower() in _TRUE | _FALSE:
+            return str(raw).strip().lower() in _TRUE
+        raise InventoryError(f"host {self.name}: ansible_become {raw!r} is not a boolean")
+
+    @property
+    def become_user(self) -> str | None:
+        """``ansible_become_user``, or None (Ansible then uses root)."""
+        return self._str("ansible_become_user")
+
+    def _get(self, *names: str) -> Any:
+        return next((self.vars[n] for n in names if self.vars.get(n) is not None), None)
+
+    def _str(self, *names: str) -> str | None:
+        value = self._get(*names)
+        return None if value is None else str(value)
+
+
+class Inventory:
+    """Hosts and vars of one or more Ansible inventory sources."""
+
+    def __init__(self, sources: tuple[Path, ...], manager: Any, hosts: list[HostInfo]) -> None:
+        self._sources = sources
+        self._manager = manager  # ansible's InventoryManager, for host patterns
+        self._hosts = {h.name: h for h in hosts}
+
+    @classmethod
+    def load(
+        cls, sources: Sequence[Path | str], *, vault_password_file: Path | None = None
+    ) -> Inventory:
+        """Parse ``sources`` with ansible-core; raise InventoryError naming a bad source."""
+        paths = tuple(Path(s) for s in sources)
+        if not paths:
+            raise InventoryError("no inventory given")
+        for path in paths:
+            if not path.exists():
+                raise InventoryError(f"inventory {path} does not exist")
+        _ensure_utf8_locale()
+        loader, vault = _loader(vault_password_file)
+        manager = _parse(loader, paths)
+        encrypted = {str(f) for f in _files(paths) if _is_encrypted(f)}
+        plainer = _Plainer(vault, encrypted)
+        return cls(paths, manager, _host_infos(loader, manager, plainer))
+
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        """The inventory sources, as given."""
+        return self._sources
+
+    def all_hosts(self) -> list[HostInfo]:
+        """Every host, in the order ``ansible --list-hosts all`` gives."""
+        return list(self._hosts.values())
+
+    def select(self, pattern: str = "all", limit: str | None = None) -> list[HostInfo]:
+        """Hosts matching an Ansible host pattern and ``--limit``, as ansible-playbook does."""
+        from ansible.errors import AnsibleError
+
+        try:
+            with _captured_warnings():
+                self._manager.subset(limit)
+                try:
+                    found = self._manager.get_hosts(pattern)
+                finally:
+                    self._manager.subset(None)
+        except AnsibleError as ex:
+            raise InventoryError(f"host pattern {pattern!r}: {_message(ex)}") from None
+        # Ansible invents an implicit 'localhost' when asked for it; we never connect to it.
+        hosts = [self._hosts[h.name] for h in found if h.name in self._hosts]
+        if not hosts:
+            where = ", ".join(str(s) for s in self._sources)
+            with_limit = f" with limit {limit!r}" if limit is not None else ""
+            raise InventoryError(f"host pattern {pattern!r}{with_limit} matches no host in {where}")
+        return hosts
+
+    def matches(self, pattern: str, limit: str | None = None) -> bool:
+        """True when ``pattern`` (and ``limit``) select at least one host."""
+        try:
+            self.select(pattern, limit)
+        except InventoryError:
+            return False
+        return True
+
+    def files(self) -> list[Path]:
+        """Every file the inventory is made of: sources and their group_vars/host_vars."""
+        return _files(self._sources)
+
+    def sha256(self) -> str:
+        """Digest of every inventory file's relative path and content, in a stable order."""
+        digest = hashlib.sha256()
+        for index, source in enumerate(self._sources):
+            base = _base_dir(source.absolute())
+            for path in _files((source,)):
+                name = f"{index}:{path.relative_to(base).as_posix()}"
+                content = path.read_bytes()
+                digest.update(f"{name}\0{len(content)}\0".encode())
+                digest.update(content)
+        return digest.hexdigest()
+
+
+class _Plainer:
+    """Turns ansible's tagged values into plain Python and notes vault-sourced ones."""
+
+    def __init__(self, vault: Any, encrypted_files: set[str]) -> None:
+        self._vault = vault
+        self._encrypted_files = encrypted_files
+        self.secret = False
+
+    def convert(self, var: str, value: Any) -> Any:
+        """Return ``value`` as plain Python; set ``self.secret`` if vault was involved."""
+        self.secret = False
+        return self._plain(var, value)
+
+    def _plain(self, var: str, value: Any) -> Any:
+        from ansible.parsing.vault import VaultHelper
+
+        if self._encrypted_files and self._origin(value) in self._encrypted_files:
+            self.secret = True
+        if (ciphertext := VaultHelper.get_ciphertext(value, with_tags=False)) is not None:
+            self.secret = True
+            return self._decrypt(var, ciphertext)
+        return _plain_scalar(value) if _is_scalar(value) else self._plain_container(var, value)
+
+    def _plain_container(self, var: str, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {self._plain(var, k): self._plain(var, v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._plain(var, v) for v in value]
+        raise InventoryError(f"variable '{var}' has a value of unexpected type {type(value)}")
+
+    def _decrypt(self, var: str, ciphertext: str) -> str | UndecryptedSecret:
+        from ansible.errors import AnsibleError
+
+        if self._vault is None:
+            return UndecryptedSecret(var)
+        try:
+            return bytes(self._vault.decrypt(ciphertext)).decode("utf-8")
+        except AnsibleError as ex:
+            raise InventoryError(f"cannot decrypt variable '{var}': {_message(ex)}") from None
+
+    def vault_hint(self) -> str:
+        """Why vars may be unreadable: vault-encrypted files and no password file."""
+        if self._vault is not None or not self._encrypted_files:
+            return ""
+        names = ", ".join(sorted(self._encrypted_files))
+        return f" (vault-encrypted, and no vault password file was given: {names})"
+
+    @staticmethod
+    def _origin(value: Any) -> str | None:
+        from ansible.module_utils._internal._datatag import AnsibleTagHelper
+
+        paths = (getattr(t, "path", None) for t in AnsibleTagHelper.tags(value))
+        return next((str(p) for p in paths if p), None)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | dt.date | dt.time)
+
+
+def _plain_scalar(value: Any) -> Any:
+    """Return an untagged copy of a str/int/float/bool/None/date value."""
+    if value is None or isinstance(value, bool):
+        return value
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    for moment in (dt.datetime, dt.date, dt.time):
+        if isinstance(value, moment):
+            return moment.fromisoformat(value.isoformat())
+    raise TypeError(type(value))  # pragma: no cover - _is_scalar lists the same types
+
+
+def _ensure_utf8_locale() -> None:
+    """Ask for a UTF-8 locale before ansible runs.
+
+    ansible-core's command-line tools (the ansible-playbook that ansible-runner starts
+    inherits our environment) exit with "Ansible requires the locale encoding to be
+    UTF-8" otherwise.
+    """
+    if locale.getpreferredencoding(False).lower().replace("-", "") != "utf8":
+        os.environ["LC_ALL"] = "C.UTF-8"
+
+
+def _loader(vault_password_file: Path | None) -> tuple[Any, Any]:
+    """Return ansible's DataLoader, with vault secrets when a password file is given."""
+    from ansible import constants
+    from ansible.errors import AnsibleError
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import VaultLib, get_file_vault_secret
+
+    loader = DataLoader()
+    if vault_password_file is None:
+        return loader, None
+    try:
+        secret = get_file_vault_secret(filename=str(vault_password_file), loader=loader)
+        secret.load()
+    except AnsibleError as ex:
+        raise InventoryError(f"vault password file: {_message(ex)}") from None
+    secrets = [(constants.DEFAULT_VAULT_IDENTITY, secret)]
+    loader.set_vault_secrets(secrets)
+    # Our own VaultLib: ansible's EncryptedString decrypts through a process-wide
+    # context that can be initialised only once, which would tie a process to one vault.
+    return loader, VaultLib(secrets)
+
+
+def _parse(loader: Any, paths: tuple[Path, ...]) -> Any:
+    """Parse every source with InventoryManager, turning "could not parse" into an error."""
+    from ansible import constants
+    from ansible.inventory.manager import InventoryManager
+    from ansible.utils.vars import combine_vars
+    from ansible.vars.plugins import get_vars_from_inventory_sources
+
+    _forget_vars_files()
+    sources = [str(p.absolute()) for p in paths]
+    manager = InventoryManager(loader, sources=sources, parse=False)
+    # By default ansible only warns when no plugin can parse a source, and goes on
+    # with fewer hosts; this makes it raise, naming the file (also inside directories).
+    saved = constants.INVENTORY_ANY_UNPARSED_IS_FAILED
+    constants.INVENTORY_ANY_UNPARSED_IS_FAILED = True
+    try:
+        for path, source in zip(paths, sources, strict=True):
+            _parse_source(manager, path, source)
+    finally:
+        constants.INVENTORY_ANY_UNPARSED_IS_FAILED = saved
+    # What InventoryManager.parse_sources does once all sources are parsed.
+    manager.reconcile_inventory()
+    with _captured_warnings():
+        for entity in [*manager.groups.values(), *manager.hosts.values()]:
+            extra = get_vars_from_inventory_sources(loader, sources, [entity], "inventory")
+            entity.vars = combine_vars(entity.vars, extra)
+    return manager
+
+
+def _forget_vars_files() -> None:
+    """Empty host_group_vars' process-wide caches, so each load sees the files as they are.
+
+    The plugin remembers which group_vars/host_vars files exist, and which directories
+    do not, for the life of the process: made for one ansible-playbook run, stale for a
+    process that loads inventories again after they changed.
+    """
+    from ansible.plugins.vars import host_group_vars
+
+    for cache in (host_group_vars.CANONICAL_PATHS, host_group_vars.FOUND, host_group_vars.NAK):
+        cache.clear()
+
+
+def _parse_source(manager: Any, path: Path, source: str) -> None:
+    """Parse one source; raise InventoryError with the reasons ansible would print."""
+    from ansible.errors import AnsibleError
+
+    failure = None
+    with _captured_warnings() as warnings:
+        try:
+            manager.parse_source(source)
+        except AnsibleError as ex:
+            failure = ex
+    if failure is not None:
+        reasons = "; ".join(dict.fromkeys(warnings))
+        # In a directory, say which file failed ("...failed to parse inventory source F").
+        detail = f"{_message(failure)}: " if path.is_dir() or not reasons else ""
+        raise InventoryError(f"cannot parse inventory {path}: {detail}{reasons}".rstrip(": "))
+
+
+def _host_infos(loader: Any, manager: Any, plainer: _Plainer) -> list[HostInfo]:
+    """Merge each host's vars with VariableManager (group_vars/host_vars included)."""
+    from ansible.errors import AnsibleError
+    from ansible.vars.manager import VariableManager
+
+    variables = VariableManager(loader=loader, inventory=manager)
+    hosts = []
+    for host in manager.get_hosts("all"):
+        try:
+            with _captured_warnings():
+                merged = variables.get_vars(host=host, include_hostvars=False)
+        except AnsibleError as ex:
+            hint = plainer.vault_hint()
+            raise InventoryError(
+                f"cannot read vars of host {host.name}: {_message(ex)}{hint}"
+            ) from ex
+        hosts.append(_host_info(str(host.name), merged, plainer))
+    return hosts
+
+
+def _host_info(name: str, merged: Mapping[str, Any], plainer: _Plainer) -> HostInfo:
+    values: dict[str, Any] = {}
+    secret: set[str] = set()
+    for key, value in merged.items():
+        if key in _CONTROLLER_VARS:
+            continue
+        values[str(key)] = plainer.convert(str(key), value)
+        if plainer.secret:
+            secret.add(str(key))
+    groups = tuple(str(g) for g in values.get("group_names", ()))
+    return HostInfo(name, MappingProxyType(values), groups, frozenset(secret))
+
+
+@contextlib.contextmanager
+def _captured_warnings() -> Iterator[list[str]]:
+    """Capture what ansible would print as warnings, yielding them as one-line texts."""
+    from ansible._internal._display_utils import DeferredWarningContext
+
+    texts: list[str] = []
+    with DeferredWarningContext(variables={}) as context:
+        try:
+            yield texts
+        finally:
+            texts.extend(_event_text(w.event) for w in context.get_warnings())
+
+
+def _event_text(event: Any) -> str:
+    """One line for an ansible event and the chain of its causes, with where it happened."""
+    parts: list[str] = []
+    where = ""
+    while event is not None:
+        line = str(event.msg or "").strip().split("\n")[0].rstrip(".")
+        if line and line not in parts:
+            parts.append(line)
+        context = str(getattr(event, "formatted_source_context", None) or "")
+        if not where and context.startswith("Origin: /"):
+            where = f" (at {context.split(chr(10), maxsplit=1)[0].removeprefix('Origin: ')})"
+        chain = getattr(event, "chain", None)
+        event = chain.event if chain is not None else None
+    return ": ".join(parts) + where
+
+
+def _message(ex: Exception) -> str:
+    """An ansible exception's message without its traceback or source excerpt."""
+    return str(getattr(ex, "message", None) or ex).strip()
+
+
+def _base_dir(source: Path) -> Path:
+    """The directory where ansible looks for group_vars/ and host_vars/ of a source."""
+    return source if source.is_dir() else source.parent
+
+
+def _files(sources: Sequence[Path]) -> list[Path]:
+    """The regular files of the sources and of their group_vars/host_vars, sorted."""
+    found: set[Path] = set()
+    for given in sources:
+        source = given.absolute()
+        if source.is_file():
+            found.add(source)
+        trees = [source] if source.is_dir() else []
+        trees += [_base_dir(source) / d for d in _VARS_DIRS]
+        for tree in trees:
+            found.update(p for p in tree.rglob("*") if p.is_file() and not _hidden(p, tree))
+    return sorted(found)
+
+
+def _hidden(path: Path, tree: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(tree).parts)
+
+
+def _is_encrypted(path: Path) -> bool:
+    from ansible.parsing.vault import is_encrypted_file
+
+    with path.open("rb") as handle:
+        return bool(is_encrypted_file(handle))

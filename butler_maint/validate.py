@@ -1,0 +1,296 @@
+"""``butler-maint validate``: every problem of a content repository, one per line.
+
+Schemas, cross-references (schedules -> checklists, playbooks, freeze files; host
+patterns -> inventory), templates (compile, only defined vars per targeted host) and
+playbooks (``ansible-playbook --syntax-check``). Problems are collected, never raised.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from butler_maint.errors import ButlerError, ContentError, Location, Problem
+from butler_maint.inventory import HostInfo, Inventory
+from butler_maint.model.base import dotted
+from butler_maint.model.checklist import Checklist
+from butler_maint.model.config import ProjectConfig, load_config
+from butler_maint.model.content import (
+    Loaded,
+    content_files,
+    load_checklist,
+    load_freeze_file,
+    load_schedule,
+)
+from butler_maint.model.schedule import ChecklistStep, PlaybookStep, Schedule
+from butler_maint.templating import (
+    MAGIC_VARS,
+    TemplateProblem,
+    condition_variables,
+    environment,
+    templates_in,
+    variables_used,
+)
+
+_ORIGIN = re.compile(r"^Origin: (?P<path>.+?):(?P<line>\d+):(?P<col>\d+)\s*$", re.MULTILINE)
+_ERROR = re.compile(r"^\[ERROR\]: (?P<msg>.+)$", re.MULTILINE)
+SYNTAX_CHECK_TIMEOUT = 120
+
+
+@dataclass
+class Report:
+    """What validation found and what it looked at."""
+
+    problems: list[Problem] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, error: ButlerError, where: Path) -> None:
+        """Record a raised error as problems."""
+        if isinstance(error, ContentError):
+            self.problems.extend(error.problems)
+        else:
+            self.problems.append(Problem(Location(where), error.render()))
+
+
+def validate_repo(root: Path, *, syntax_check: bool = True) -> Report:
+    """Validate the content repository at ``root``."""
+    report = Report()
+    config = _config(root, report)
+    inventories = _inventories(root, config, report)
+    checklists = _checklists(root, inventories, report)
+    _freeze_files(root, report)
+    _schedules(root, checklists, inventories, report)
+    playbooks = content_files(root / "playbooks")
+    report.counts["playbooks"] = len(playbooks)
+    if syntax_check:
+        default = root / config.inventory
+        report.problems.extend(syntax_check_playbooks(playbooks, default))
+    report.problems.sort(key=lambda p: (str(p.where.path), p.where.line, p.where.col))
+    return report
+
+
+def _config(root: Path, report: Report) -> ProjectConfig:
+    try:
+        return load_config(root)
+    except ContentError as exc:
+        report.add(exc, root / "butler.yaml")
+        return ProjectConfig()
+
+
+def _inventories(root: Path, config: ProjectConfig, report: Report) -> list[Inventory]:
+    """Every inventory of the repo (the default first); host patterns may match any."""
+    default = root / config.inventory
+    sources = [default, *(p for p in _inventory_sources(root / "inventories") if p != default)]
+    loaded: list[Inventory] = []
+    for source in sources:
+        try:
+            loaded.append(Inventory.load([source]))
+        except ButlerError as exc:
+            report.add(exc, source)
+    report.counts["inventories"] = len(sources)
+    return loaded
+
+
+def _inventory_sources(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    skip = {"group_vars", "host_vars"}
+    return [
+        p
+        for p in sorted(directory.iterdir())
+        if (p.is_dir() and p.name not in skip and not p.name.startswith("."))
+        or p.suffix in (".yml", ".yaml", ".ini")
+    ]
+
+
+def _checklists(
+    root: Path, inventories: list[Inventory], report: Report
+) -> dict[str, Loaded[Checklist]]:
+    found: dict[str, Loaded[Checklist]] = {}
+    for path in content_files(root / "checklists"):
+        try:
+            loaded = load_checklist(path)
+        except ContentError as exc:
+            report.add(exc, path)
+            continue
+        found[loaded.model.checklist] = loaded
+        report.problems.extend(_checklist_refs(root, loaded, inventories))
+    report.counts["checklists"] = len(found)
+    return found
+
+
+def _checklist_refs(
+    root: Path, loaded: Loaded[Checklist], inventories: list[Inventory]
+) -> list[Problem]:
+    checklist, doc = loaded.model, loaded.doc
+    problems = _pattern_problems(doc.where(("hosts",)), checklist.hosts, inventories)
+    hosts = [
+        h
+        for inv in inventories
+        if inv.matches(checklist.hosts)
+        for h in inv.select(checklist.hosts)
+    ]
+    defined = set(checklist.vars) | MAGIC_VARS | set(environment().globals)
+    for path, reader, text in _templates_of(checklist):
+        label = dotted(path)
+        try:
+            used = reader(text)
+        except TemplateProblem as exc:
+            problems.append(Problem(doc.where(path), f"{label}: {exc}"))
+            continue
+        if inventories and not hosts:
+            continue  # the pattern matched nothing: reported once above
+        for name in sorted(_undefined(used, defined, hosts)):
+            msg = f"{label}: template uses an undefined variable {name}"
+            problems.append(Problem(doc.where(path), msg))
+    for i, check in enumerate(checklist.checks):
+        if check.testinfra and not (root / check.testinfra).is_file():
+            msg = f"checks[{i}].testinfra: module {check.testinfra!r} does not exist"
+            problems.append(Problem(doc.where(("checks", i, "testinfra")), msg))
+    return problems
+
+
+Reader = Callable[[str], set[str]]
+
+
+def _templates_of(checklist: Checklist) -> Iterable[tuple[tuple[str | int, ...], Reader, str]]:
+    """Every template of a checklist with the function that lists the names it reads."""
+    for path, text in templates_in(checklist.vars, ("vars",)):
+        yield path, variables_used, text
+    for i, check in enumerate(checklist.checks):
+        spec = check.spec if isinstance(check.spec, str) else check.spec.model_dump()
+        for path, text in templates_in(spec, ("checks", i, check.kind)):
+            yield path, variables_used, text
+        if check.when:
+            yield ("checks", i, "when"), condition_variables, check.when
+
+
+def _undefined(used: set[str], defined: set[str], hosts: list[HostInfo]) -> Iterable[str]:
+    for name in used - defined:
+        lacking = [h.name for h in hosts if name not in h.vars]
+        if not hosts:
+            yield f"{name!r} (not in the checklist's vars)"
+        elif lacking:
+            more = f" and {len(lacking) - 3} more" if len(lacking) > 3 else ""
+            shown = ", ".join(lacking[:3]) + more
+            yield f"{name!r} (not in the checklist's vars nor the vars of {shown})"
+
+
+def _pattern_problems(where: Location, pattern: str, inventories: list[Inventory]) -> list[Problem]:
+    if not inventories or any(inv.matches(pattern) for inv in inventories):
+        return []
+    sources = ", ".join(_shown(s) for inv in inventories for s in inv.sources)
+    return [Problem(where, f"hosts: pattern {pattern!r} matches no host in {sources}")]
+
+
+def _shown(source: Path | str) -> str:
+    path = Path(source)
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+
+def _freeze_files(root: Path, report: Report) -> None:
+    for path in content_files(root / "freezes"):
+        try:
+            load_freeze_file(path)
+        except ContentError as exc:
+            report.add(exc, path)
+
+
+def _schedules(
+    root: Path,
+    checklists: dict[str, Loaded[Checklist]],
+    inventories: list[Inventory],
+    report: Report,
+) -> None:
+    count = 0
+    for path in content_files(root / "schedules"):
+        try:
+            loaded = load_schedule(path)
+        except ContentError as exc:
+            report.add(exc, path)
+            continue
+        count += 1
+        report.problems.extend(_schedule_refs(root, loaded, checklists, inventories))
+    report.counts["schedules"] = count
+
+
+def _schedule_refs(
+    root: Path,
+    loaded: Loaded[Schedule],
+    checklists: dict[str, Loaded[Checklist]],
+    inventories: list[Inventory],
+) -> list[Problem]:
+    schedule, doc = loaded.model, loaded.doc
+    problems: list[Problem] = []
+    wanted: list[tuple[tuple[str | int, ...], str]] = []
+    if schedule.checklist:
+        wanted.append((("checklist",), schedule.checklist))
+    for i, step in enumerate(schedule.steps):
+        if isinstance(step, ChecklistStep):
+            wanted.append((("steps", i, "checklist"), step.checklist))
+        elif isinstance(step, PlaybookStep) and not (root / step.playbook).is_file():
+            msg = f"steps[{i}].playbook: {step.playbook!r} does not exist"
+            problems.append(Problem(doc.where(("steps", i, "playbook")), msg))
+    for path, name in wanted:
+        if name not in checklists:
+            known = ", ".join(sorted(checklists)) or "none"
+            msg = f"{dotted(path)}: no checklist named {name!r} (known: {known})"
+            problems.append(Problem(doc.where(path), msg))
+    for i, ref in enumerate(schedule.freeze_files):
+        if not (root / ref).is_file():
+            msg = f"freeze_files[{i}]: {ref!r} does not exist"
+            problems.append(Problem(doc.where(("freeze_files", i)), msg))
+    if schedule.hosts:
+        problems.extend(_pattern_problems(doc.where(("hosts",)), schedule.hosts, inventories))
+    return problems
+
+
+def syntax_check_playbooks(playbooks: list[Path], inventory: Path | None) -> list[Problem]:
+    """Run ``ansible-playbook --syntax-check`` on each playbook (a few at a time)."""
+    if not playbooks:
+        return []
+    with ThreadPoolExecutor(max_workers=min(4, len(playbooks))) as pool:
+        results = pool.map(lambda p: _syntax_check(p, inventory), playbooks)
+    return [problem for found in results for problem in found]
+
+
+def ansible_command(name: str) -> str:
+    """Path of an Ansible CLI installed beside this Python (the venv), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else name
+
+
+def _syntax_check(playbook: Path, inventory: Path | None) -> list[Problem]:
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    command = [ansible_command("ansible-playbook"), "--syntax-check", str(playbook)]
+    command += ["-i", str(inventory) if inventory else "localhost,"]
+    try:
+        done = subprocess.run(
+            command,
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=SYNTAX_CHECK_TIMEOUT,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return [Problem(Location(playbook), f"ansible-playbook --syntax-check failed: {exc}")]
+    if done.returncode == 0:
+        return []
+    return [_syntax_problem(playbook, done.stdout + done.stderr)]
+
+
+def _syntax_problem(playbook: Path, output: str) -> Problem:
+    error, origin = _ERROR.search(output), _ORIGIN.search(output)
+    message = error.group("msg") if error else (output.strip().splitlines() or ["failed"])[-1]
+    if origin:
+        where = Location(origin.group("path"), int(origin.group("line")), int(origin.group("col")))
+    else:
+        where = Location(playbook)
+    return Problem(where, f"playbook: {message}")
