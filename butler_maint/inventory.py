@@ -149,7 +149,7 @@ class Inventory:
         _ensure_utf8_locale()
         loader, vault = _loader(vault_password_file)
         manager = _parse(loader, paths)
-        encrypted = {str(f) for f in _files(paths) if _is_encrypted(f)}
+        encrypted = {str(f.resolve()) for f in _files(paths) if _is_encrypted(f)}
         plainer = _Plainer(vault, encrypted)
         return cls(paths, manager, _host_infos(loader, manager, plainer))
 
@@ -212,9 +212,14 @@ class _Plainer:
     """Turns ansible's tagged values into plain Python and notes vault-sourced ones."""
 
     def __init__(self, vault: Any, encrypted_files: set[str]) -> None:
+        from ansible.module_utils._internal._datatag import AnsibleTagHelper
+        from ansible.parsing.vault import VaultHelper
+
         self._vault = vault
-        self._encrypted_files = encrypted_files
-        self.secret = False
+        self._encrypted_files = encrypted_files  # resolved paths, as in ansible's Origin tags
+        self._ciphertext = VaultHelper.get_ciphertext
+        self._tags = AnsibleTagHelper.tags
+        self.secret = False  # whether the last convert() met a vaulted value
 
     def convert(self, var: str, value: Any) -> Any:
         """Return ``value`` as plain Python; set ``self.secret`` if vault was involved."""
@@ -222,11 +227,11 @@ class _Plainer:
         return self._plain(var, value)
 
     def _plain(self, var: str, value: Any) -> Any:
-        from ansible.parsing.vault import VaultHelper
-
+        # A value read from a vault-encrypted file is an ordinary value whose Origin tag
+        # names that file; an inline !vault value is an EncryptedString (ansible 2.19).
         if self._encrypted_files and self._origin(value) in self._encrypted_files:
             self.secret = True
-        if (ciphertext := VaultHelper.get_ciphertext(value, with_tags=False)) is not None:
+        if (ciphertext := self._ciphertext(value, with_tags=False)) is not None:
             self.secret = True
             return self._decrypt(var, ciphertext)
         return _plain_scalar(value) if _is_scalar(value) else self._plain_container(var, value)
@@ -255,11 +260,8 @@ class _Plainer:
         names = ", ".join(sorted(self._encrypted_files))
         return f" (vault-encrypted, and no vault password file was given: {names})"
 
-    @staticmethod
-    def _origin(value: Any) -> str | None:
-        from ansible.module_utils._internal._datatag import AnsibleTagHelper
-
-        paths = (getattr(t, "path", None) for t in AnsibleTagHelper.tags(value))
+    def _origin(self, value: Any) -> str | None:
+        paths = (getattr(t, "path", None) for t in self._tags(value))
         return next((str(p) for p in paths if p), None)
 
 
@@ -377,6 +379,8 @@ def _host_infos(loader: Any, manager: Any, plainer: _Plainer) -> list[HostInfo]:
     from ansible.vars.manager import VariableManager
 
     variables = VariableManager(loader=loader, inventory=manager)
+    # Otherwise group_vars/ of the working directory count, as if next to a playbook.
+    variables.safe_basedir = False
     hosts = []
     for host in manager.get_hosts("all"):
         try:
