@@ -1,0 +1,214 @@
+"""Run a checklist on its hosts: plan (render per host) -> execute (one script per host,
+hosts in parallel) -> judge (pure) -> plain results for the evidence store.
+
+Vars precedence: checklist ``vars`` < inventory vars (group_vars, host_vars) < ``-e``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from butler_maint.checks.base import CheckType, Raw, Status, Verdict
+from butler_maint.checks.redact import Redactor
+from butler_maint.checks.script import Framed, build_script, new_token, parse_output
+from butler_maint.executors import Execution
+from butler_maint.inventory import HostInfo
+from butler_maint.model.checklist import Checklist
+from butler_maint.model.checks import Check, Spec
+from butler_maint.templating import TemplateProblem, evaluate, render_data
+
+Executor = Callable[[HostInfo, str], Execution]
+Attest = Callable[[HostInfo, Check], Verdict]
+Registry = Mapping[str, CheckType]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One (host, check) outcome, redacted, ready for the evidence report."""
+
+    host: str
+    check: str
+    status: Status
+    observed: Any = None
+    expected: str | None = None
+    ms: int = 0
+    message: str = ""
+    kind: str = ""
+    severity: str = "medium"
+
+
+@dataclass(frozen=True)
+class HostRun:
+    """All results of one host plus how it was reached."""
+
+    host: str
+    results: list[CheckResult]
+    host_key: str | None = None
+    reached: bool = True
+
+
+@dataclass
+class Planned:
+    """A host's checks after rendering: what to send, and what is already decided."""
+
+    host: HostInfo
+    send: list[tuple[Check, Spec]] = field(default_factory=list)
+    decided: dict[str, Verdict] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+
+
+def host_vars(checklist: Checklist, host: HostInfo, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The variables templates of ``checklist`` see on ``host``."""
+    return {**checklist.vars, **host.vars, **extra}
+
+
+def plan_host(
+    checklist: Checklist, host: HostInfo, extra: Mapping[str, Any], attest: Attest
+) -> Planned:
+    """Render every check for ``host``; ``when`` false -> skipped; manual -> attest."""
+    variables = host_vars(checklist, host, extra)
+    planned = Planned(host)
+    for check in checklist.checks:
+        planned.kinds[check.id] = check.kind
+        try:
+            if check.when and not evaluate(check.when, variables):
+                planned.decided[check.id] = Verdict("skipped", message=f"when: {check.when}")
+                continue
+            spec = render_spec(check, variables)
+        except (TemplateProblem, ValidationError, ValueError) as exc:
+            planned.decided[check.id] = Verdict("error", message=_short(exc))
+            continue
+        if check.manual is not None:
+            planned.decided[check.id] = attest(host, check)
+        elif check.testinfra is not None:
+            planned.decided[check.id] = Verdict(
+                "error", message="testinfra checks run with `butler-maint check` only (not here)"
+            )
+        else:
+            planned.send.append((check, spec))
+    return planned
+
+
+def render_spec(check: Check, variables: Mapping[str, Any]) -> Spec:
+    """The check's spec with every template rendered and values typed again."""
+    spec = check.spec
+    if isinstance(spec, str):
+        rendered: str = render_data(spec, variables)
+        return rendered
+    data = render_data(spec.model_dump(exclude_none=True), variables)
+    return type(spec).model_validate(data)
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"after rendering, {where}: {first['msg']}"
+    return str(exc)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What executing a planned host needs besides the plan."""
+
+    executor: Executor
+    redactor: Redactor
+    registry: Registry
+
+
+def execute_host(planned: Planned, ctx: Context) -> HostRun:
+    """Send one script to the host, parse and judge every check."""
+    host = planned.host
+    verdicts: dict[str, tuple[Verdict, int]] = {k: (v, 0) for k, v in planned.decided.items()}
+    execution: Execution | None = None
+    if planned.send:
+        token = new_token()
+        fragments = [(c.id, ctx.registry[c.kind].fragment(spec)) for c, spec in planned.send]
+        execution = ctx.executor(host, build_script(fragments, token))
+        verdicts.update(_judge_all(planned, execution, token, ctx.registry))
+    results = [
+        _result(host.name, check_id, verdict, ms, planned.kinds[check_id], ctx.redactor)
+        for check_id, (verdict, ms) in verdicts.items()
+    ]
+    reached = execution is None or execution.status != "unreachable"
+    return HostRun(host.name, results, execution.host_key if execution else None, reached)
+
+
+def _judge_all(
+    planned: Planned, execution: Execution, token: str, registry: Registry
+) -> dict[str, tuple[Verdict, int]]:
+    if execution.status != "ok":
+        status: Status = "unreachable" if execution.status == "unreachable" else "error"
+        return {c.id: (Verdict(status, message=execution.message), 0) for c, _ in planned.send}
+    framed, complete = parse_output(execution.stdout, token)
+    found: dict[str, Framed] = {f.check_id: f for f in framed}
+    out: dict[str, tuple[Verdict, int]] = {}
+    for check, spec in planned.send:
+        frame = found.get(check.id)
+        if frame is None:
+            why = _script_died(execution, complete)
+            out[check.id] = (Verdict("error", message=why), 0)
+            continue
+        out[check.id] = (_safe_judge(registry[check.kind].judge, spec, frame.raw), frame.ms)
+    return out
+
+
+def _safe_judge(judge: Callable[[Any, Raw], Verdict], spec: Spec, raw: Raw) -> Verdict:
+    try:
+        return judge(spec, raw)
+    except Exception as exc:  # a judge bug must cost one result, not the run
+        return Verdict("error", message=f"could not judge the output: {type(exc).__name__}: {exc}")
+
+
+def _script_died(execution: Execution, complete: bool) -> str:
+    detail = execution.stderr.decode("utf-8", "replace").strip().splitlines()
+    tail = f": {detail[-1][:200]}" if detail else ""
+    return f"the check script stopped before this check (exit {execution.rc}){tail}"
+
+
+def _result(  # noqa: PLR0917 - a plain record builder
+    host: str, check_id: str, verdict: Verdict, ms: int, kind: str, redactor: Redactor
+) -> CheckResult:
+    return CheckResult(
+        host=host,
+        check=check_id,
+        status=verdict.status,
+        observed=redactor.value(check_id, verdict.observed),
+        expected=verdict.expected,
+        ms=ms,
+        message=redactor.text(verdict.message),
+        kind=kind,
+    )
+
+
+def run_checklist(
+    checklist: Checklist,
+    hosts: list[HostInfo],
+    *,
+    ctx: Context,
+    attest: Attest,
+    forks: int = 20,
+    extra_vars: Mapping[str, Any] | None = None,
+    on_host_done: Callable[[HostRun], None] | None = None,
+) -> list[HostRun]:
+    """Run ``checklist`` on ``hosts``, at most ``forks`` at a time; results in host order."""
+    extra = extra_vars or {}
+    plans = [plan_host(checklist, host, extra, attest) for host in hosts]
+    done: dict[str, HostRun] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(plans)))) as pool:
+        futures = [pool.submit(execute_host, plan, ctx) for plan in plans]
+        for future in as_completed(futures):
+            run = future.result()
+            done[run.host] = run
+            if on_host_done:
+                on_host_done(run)
+    order = {c.id: i for i, c in enumerate(checklist.checks)}
+    return [
+        HostRun(r.host, sorted(r.results, key=lambda x: order[x.check]), r.host_key, r.reached)
+        for r in (done[h.name] for h in hosts)
+    ]

@@ -1,0 +1,199 @@
+"""Run a script on a host over SSH with paramiko: one connection, one round trip.
+
+Host keys are verified against the system, user and project known_hosts files; an
+unknown or changed key is an error naming its SHA256 fingerprint and no file is
+touched, unless ``accept_new`` (``--accept-new-host-keys``) lets an unknown key be
+appended to the project file. A changed key is never accepted. No agent forwarding.
+TCP_NODELAY is set: without it paramiko pays ~40 ms per round trip on loopback.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+
+from butler_maint.executors import Execution, remote_command
+from butler_maint.inventory import HostInfo
+
+SYSTEM_KNOWN_HOSTS = (Path("/etc/ssh/ssh_known_hosts"), Path("~/.ssh/known_hosts"))
+_POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    """Connection settings shared by every host of a run."""
+
+    project_known_hosts: Path
+    trusted_known_hosts: tuple[Path, ...] = SYSTEM_KNOWN_HOSTS
+    accept_new: bool = False
+    connect_timeout: float = 10
+    banner_timeout: float = 10
+    auth_timeout: float = 10
+    command_timeout: float = 300
+    keepalive: float = 15
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH's ``SHA256:...`` fingerprint of a key."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+class _HostKeyRejected(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _Policy(paramiko.MissingHostKeyPolicy):
+    """Unknown keys: reject (default), or append to the project known_hosts."""
+
+    def __init__(self, options: SshOptions) -> None:
+        self.options = options
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        shown = f"{key.get_name()} {fingerprint(key)}"
+        if not self.options.accept_new:
+            raise _HostKeyRejected(
+                f"unknown host key for {hostname} ({shown}); verify it and add it to "
+                f"{self.options.project_known_hosts}, or run once with --accept-new-host-keys"
+            )
+        _append_known_host(self.options.project_known_hosts, hostname, key)
+
+
+def _append_known_host(path: Path, hostname: str, key: paramiko.PKey) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="ascii") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+
+
+def _client(options: SshOptions) -> paramiko.SSHClient:
+    client = paramiko.SSHClient()
+    for path in options.trusted_known_hosts:
+        expanded = path.expanduser()
+        if expanded.is_file():
+            client.load_system_host_keys(str(expanded))
+    if options.project_known_hosts.is_file():
+        client.load_system_host_keys(str(options.project_known_hosts))
+    client.set_missing_host_key_policy(_Policy(options))
+    return client
+
+
+def run_ssh(host: HostInfo, script: str, options: SshOptions) -> Execution:
+    """Connect to ``host``, run ``script`` on ``sh -s``, return its output."""
+    try:
+        sock = socket.create_connection((host.address, host.port), options.connect_timeout)
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return Execution(
+            "unreachable", message=f"cannot connect to {host.address}:{host.port}: {reason}"
+        )
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    client = _client(options)
+    try:
+        return _session(client, sock, host, script, options)
+    finally:
+        client.close()
+        sock.close()
+
+
+def _session(
+    client: paramiko.SSHClient,
+    sock: socket.socket,
+    host: HostInfo,
+    script: str,
+    options: SshOptions,
+) -> Execution:
+    try:
+        client.connect(
+            host.address,
+            port=host.port,
+            username=host.user,
+            key_filename=host.private_key_file,
+            look_for_keys=host.private_key_file is None,
+            allow_agent=host.private_key_file is None,
+            sock=sock,
+            timeout=options.connect_timeout,
+            banner_timeout=options.banner_timeout,
+            auth_timeout=options.auth_timeout,
+            channel_timeout=options.connect_timeout,
+        )
+    except _HostKeyRejected as exc:
+        return Execution("error", message=exc.message)
+    except paramiko.BadHostKeyException as exc:
+        return Execution(
+            "error",
+            message=f"host key for {host.address}:{host.port} CHANGED: got "
+            f"{exc.key.get_name()} {fingerprint(exc.key)}, known_hosts has "
+            f"{fingerprint(exc.expected_key)}; possible man-in-the-middle, not connecting",
+        )
+    except paramiko.AuthenticationException as exc:
+        return Execution("error", message=f"authentication failed as {host.user}: {exc}")
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        return Execution(
+            "error", message=f"SSH handshake with {host.address}:{host.port} failed: {exc}"
+        )
+    transport = client.get_transport()
+    assert transport is not None  # connect() succeeded
+    key = transport.get_remote_server_key()
+    seen = f"{key.get_name()} {fingerprint(key)}"
+    if options.keepalive:
+        transport.set_keepalive(int(options.keepalive))
+    result = _exec(transport, script, host.become, options.command_timeout)
+    return Execution(result.status, result.stdout, result.stderr, result.rc, result.message, seen)
+
+
+def _exec(transport: paramiko.Transport, script: str, become: bool, deadline_s: float) -> Execution:
+    try:
+        channel = transport.open_session(timeout=deadline_s)
+        channel.exec_command(remote_command(deadline_s, become))
+        channel.sendall(script.encode())
+        channel.shutdown_write()
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        return Execution("error", message=f"cannot start the check script: {exc}")
+    out, err = bytearray(), bytearray()
+    deadline = time.monotonic() + deadline_s
+    channel.settimeout(_POLL_S)
+    while time.monotonic() < deadline:
+        _drain(channel, out, err)
+        if (
+            channel.exit_status_ready()
+            and not channel.recv_ready()
+            and not channel.recv_stderr_ready()
+        ):
+            _drain(channel, out, err)
+            return Execution("ok", bytes(out), bytes(err), channel.recv_exit_status())
+        if channel.closed and not channel.recv_ready():
+            break
+    channel.close()
+    return Execution(
+        "error",
+        bytes(out),
+        bytes(err),
+        None,
+        f"no answer within {deadline_s:g} s; remote script killed",
+    )
+
+
+def _drain(channel: paramiko.Channel, out: bytearray, err: bytearray) -> None:
+    """Read what is there, waiting at most one poll interval."""
+    try:
+        chunk = channel.recv(65536)
+    except TimeoutError:
+        chunk = None
+    if chunk:
+        out.extend(chunk)
+    elif chunk == b"":  # EOF on stdout: wait for the exit status rather than spin
+        channel.status_event.wait(_POLL_S)
+    while channel.recv_stderr_ready():
+        err.extend(channel.recv_stderr(65536))
