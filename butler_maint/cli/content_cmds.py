@@ -19,7 +19,6 @@ SCHEMAS = {
     "schedule": "butler_maint.model.schedule:Schedule",
     "freeze": "butler_maint.model.schedule:FreezeFile",
     "config": "butler_maint.model.config:ProjectConfig",
-    "evidence": "butler_maint.evidence.model:Report",
 }
 
 
