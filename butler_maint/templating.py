@@ -6,6 +6,8 @@ text that came from a host is data and never passes through here.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -24,10 +26,32 @@ class TemplateProblem(ValueError):
     """A template that does not compile or does not render."""
 
 
+ENV_CALL = re.compile(r"""\benv\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
+"""``env('NAME')`` in a template: the value is a secret (redacted wherever it shows)."""
+
+
+def _env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise TemplateProblem(f"environment variable {name} is not set")
+    return value
+
+
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
-    """The one sandboxed environment (no autoescape: values go to shell fragments quoted)."""
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    """The one sandboxed environment (no autoescape: values go to shell fragments quoted).
+
+    ``env('NAME')`` reads an environment variable (e.g. a token given by cron's
+    environment); such values are treated as secrets.
+    """
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.globals["env"] = _env
+    return env
+
+
+def env_names(text: str) -> set[str]:
+    """Names of the environment variables a template reads with ``env()``."""
+    return set(ENV_CALL.findall(text))
 
 
 def variables_used(text: str) -> set[str]:

@@ -1,38 +1,53 @@
-"""Shared fixtures: real sshd fleets on 127.0.0.1 (see tests/harness/fleet.py)."""
+"""Root fixtures: fleets of real OpenSSH sshd hosts on 127.0.0.1 (tests/harness/sshd_fleet.py).
+
+Only the fleet fixtures live here; each suite keeps its other fixtures in its own
+``conftest.py``.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from tests.harness.fleet import SSHD, SshdFleet
+from tests.harness.sshd_fleet import SSHD, FleetFactory, SshdFleet
 
-FleetFactory = Callable[[int], SshdFleet]
+
+def _require_sshd() -> None:
+    """Skip without sshd only when we could not install it; as root its absence is an error."""
+    if os.access(SSHD, os.X_OK):
+        return
+    if os.geteuid() == 0:
+        pytest.fail(f"{SSHD} is missing: the test command (bash scripts/test.sh) installs it")
+    pytest.skip(f"{SSHD} is missing; install it: sudo apt-get install -y openssh-server")
 
 
 @pytest.fixture(scope="session")
 def sshd_fleet_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetFactory]:
-    """Start fleets of N real sshd hosts; every one is stopped at the end of the session."""
-    if not SSHD.exists():
-        if os.geteuid() == 0:
-            pytest.fail(f"{SSHD} is missing: run the test command (bash scripts/test.sh)")
-        pytest.skip(f"{SSHD} is missing; install it: sudo apt-get install -y openssh-server")
+    """``make(n, **options)`` starts an n-host fleet; every fleet is closed at session end.
+
+    A test may close its fleet early (``close()`` is idempotent).
+    """
+    _require_sshd()
     fleets: list[SshdFleet] = []
 
-    def make(count: int) -> SshdFleet:
-        fleet = SshdFleet(tmp_path_factory.mktemp("fleet"), count)
+    def make(count: int, **options: Any) -> SshdFleet:
+        fleet = SshdFleet(tmp_path_factory.mktemp("fleet"), count, **options)
         fleets.append(fleet)
         return fleet
 
-    yield make
-    for fleet in fleets:
-        fleet.close()
+    try:
+        yield make
+    finally:
+        for fleet in fleets:
+            fleet.close()
 
 
 @pytest.fixture
-def fleet_dir(tmp_path: Path) -> Path:
-    """A directory for a test's own fleet (one the test closes itself)."""
-    return tmp_path / "fleet"
+def fleet(sshd_fleet_factory: FleetFactory) -> Iterator[SshdFleet]:
+    """Three fresh hosts for one test (stop or pause them freely); closed after the test."""
+    three = sshd_fleet_factory(3)
+    yield three
+    three.close()

@@ -6,9 +6,10 @@ Vars precedence: checklist ``vars`` < inventory vars (group_vars, host_vars) < `
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,6 +18,7 @@ from butler_maint.checks.base import CheckType, Raw, Status, Verdict
 from butler_maint.checks.redact import Redactor
 from butler_maint.checks.script import Framed, build_script, new_token, parse_output
 from butler_maint.executors import Execution
+from butler_maint.executors.testinfra import SubResult
 from butler_maint.inventory import HostInfo
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check, Spec
@@ -25,6 +27,7 @@ from butler_maint.templating import TemplateProblem, evaluate, render_data
 Executor = Callable[[HostInfo, str], Execution]
 Attest = Callable[[HostInfo, Check], Verdict]
 Registry = Mapping[str, CheckType]
+Testinfra = Callable[[HostInfo, str], tuple[Verdict, list[SubResult]]]
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class CheckResult:
     message: str = ""
     kind: str = ""
     severity: str = "medium"
+    sub: tuple[SubResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Planned:
 
     host: HostInfo
     send: list[tuple[Check, Spec]] = field(default_factory=list)
+    modules: list[tuple[Check, str]] = field(default_factory=list)
     decided: dict[str, Verdict] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
 
@@ -85,10 +90,8 @@ def plan_host(
             continue
         if check.manual is not None:
             planned.decided[check.id] = attest(host, check)
-        elif check.testinfra is not None:
-            planned.decided[check.id] = Verdict(
-                "error", message="testinfra checks run with `butler-maint check` only (not here)"
-            )
+        elif isinstance(spec, str) and check.testinfra is not None:
+            planned.modules.append((check, spec))
         else:
             planned.send.append((check, spec))
     return planned
@@ -119,10 +122,11 @@ class Context:
     executor: Executor
     redactor: Redactor
     registry: Registry
+    testinfra: Testinfra | None = None
 
 
 def execute_host(planned: Planned, ctx: Context) -> HostRun:
-    """Send one script to the host, parse and judge every check."""
+    """Send one script to the host, parse and judge every check, then run testinfra."""
     host = planned.host
     verdicts: dict[str, tuple[Verdict, int]] = {k: (v, 0) for k, v in planned.decided.items()}
     execution: Execution | None = None
@@ -131,12 +135,35 @@ def execute_host(planned: Planned, ctx: Context) -> HostRun:
         fragments = [(c.id, ctx.registry[c.kind].fragment(spec)) for c, spec in planned.send]
         execution = ctx.executor(host, build_script(fragments, token))
         verdicts.update(_judge_all(planned, execution, token, ctx.registry))
+    subs: dict[str, list[SubResult]] = {}
+    for check, module in planned.modules:
+        verdicts[check.id], subs[check.id] = _testinfra(ctx, host, module, execution)
     results = [
         _result(host.name, check_id, verdict, ms, planned.kinds[check_id], ctx.redactor)
         for check_id, (verdict, ms) in verdicts.items()
     ]
+    results = [_with_subs(r, subs.get(r.check, []), ctx.redactor) for r in results]
     reached = execution is None or execution.status != "unreachable"
     return HostRun(host.name, results, execution.host_key if execution else None, reached)
+
+
+def _with_subs(result: CheckResult, subs: list[SubResult], redactor: Redactor) -> CheckResult:
+    if not subs:
+        return result
+    return replace(result, sub=tuple(replace(s, message=redactor.text(s.message)) for s in subs))
+
+
+def _testinfra(
+    ctx: Context, host: HostInfo, module: str, execution: Execution | None
+) -> tuple[tuple[Verdict, int], list[SubResult]]:
+    if execution is not None and execution.status != "ok":
+        status: Status = "unreachable" if execution.status == "unreachable" else "error"
+        return (Verdict(status, message=execution.message), 0), []
+    if ctx.testinfra is None:
+        return (Verdict("error", message="no testinfra runner configured"), 0), []
+    started = time.monotonic()
+    verdict, subs = ctx.testinfra(host, module)
+    return (verdict, int((time.monotonic() - started) * 1000)), subs
 
 
 def _judge_all(
@@ -186,6 +213,24 @@ def _result(  # noqa: PLR0917 - a plain record builder
     )
 
 
+class Interrupt(BaseException):
+    """Raised (by a signal handler) to stop a run; carries what was done so far."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.partial: list[HostRun] = []
+
+
+def _not_run(planned: Planned) -> HostRun:
+    message = "not run: the run was interrupted before this host finished"
+    results = [
+        CheckResult(planned.host.name, check_id, "not_run", message=message, kind=kind)
+        for check_id, kind in planned.kinds.items()
+    ]
+    return HostRun(planned.host.name, results)
+
+
 def run_checklist(
     checklist: Checklist,
     hosts: list[HostInfo],
@@ -200,15 +245,26 @@ def run_checklist(
     extra = extra_vars or {}
     plans = [plan_host(checklist, host, extra, attest) for host in hosts]
     done: dict[str, HostRun] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(plans)))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(plans))))
+    try:
         futures = [pool.submit(execute_host, plan, ctx) for plan in plans]
         for future in as_completed(futures):
             run = future.result()
             done[run.host] = run
             if on_host_done:
                 on_host_done(run)
+    except Interrupt as stop:
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop.partial = _in_order(checklist, [done.get(p.host.name) or _not_run(p) for p in plans])
+        raise
+    pool.shutdown()
+    return _in_order(checklist, [done[h.name] for h in hosts])
+
+
+def _in_order(checklist: Checklist, runs: list[HostRun]) -> list[HostRun]:
+    """Each host's results in checklist order."""
     order = {c.id: i for i, c in enumerate(checklist.checks)}
     return [
         HostRun(r.host, sorted(r.results, key=lambda x: order[x.check]), r.host_key, r.reached)
-        for r in (done[h.name] for h in hosts)
+        for r in runs
     ]

@@ -26,7 +26,8 @@ class ButlerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ButlerError as exc:
-            click.echo(f"butler-maint: error: {exc.render()}", err=True)
+            for line in exc.render().splitlines():
+                click.echo(f"butler-maint: error: {line}", err=True)
             sys.exit(int(exc.exit_code))
 
 
@@ -58,4 +59,4 @@ def main() -> None:
 
 
 # Command modules register themselves on `cli`; imported last to avoid cycles.
-from butler_maint.cli import content_cmds  # noqa: E402, F401
+from butler_maint.cli import check_cmds, content_cmds, report_cmds  # noqa: E402, F401

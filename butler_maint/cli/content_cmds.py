@@ -19,6 +19,7 @@ SCHEMAS = {
     "schedule": "butler_maint.model.schedule:Schedule",
     "freeze": "butler_maint.model.schedule:FreezeFile",
     "config": "butler_maint.model.config:ProjectConfig",
+    "evidence": "butler_maint.evidence.model:Report",
 }
 
 

@@ -1,1 +1,1 @@
-"""Test harness shared by tests and benchmarks (real sshd fleets)."""
+"""Test harness shared by tests and benchmarks: real sshd fleets (see sshd_fleet.py)."""

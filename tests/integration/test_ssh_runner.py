@@ -19,7 +19,7 @@ from butler_maint.executors.ssh import SshOptions, run_ssh
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check, CommandSpec, FileSpec
-from tests.harness.fleet import SshdFleet
+from tests.harness.sshd_fleet import SshdFleet
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,189 @@
+"""``butler-maint report``: list, show, diff, verify, reindex and export run evidence."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from butler_maint.cli import cli
+from butler_maint.cli.context import App, pass_app
+from butler_maint.evidence.diff import diff_reports, render_diff, step_labels
+from butler_maint.evidence.export import FORMATS, export
+from butler_maint.evidence.index import Filter, parse_when, select
+from butler_maint.evidence.model import FAILING, Kind, Overall, Report, Result, Status
+from butler_maint.evidence.store import EvidenceStore
+from butler_maint.evidence.verify import verify_store
+
+
+def _store(app: App) -> EvidenceStore:
+    return EvidenceStore.for_project(app.root, app.config.evidence)
+
+
+def _when(value: str | None, param: str, *, end: bool = False) -> str | None:
+    if value is None:
+        return None
+    try:
+        moment = parse_when(value, datetime.now(UTC), end_of_day=end)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=param) from None
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+@cli.group("report")
+def report() -> None:
+    """Run evidence: list, show, diff, verify, export."""
+
+
+def _summary(summary: dict[str, Any]) -> str:
+    parts = [f"{k} {v}" for k, v in summary.items() if k != "total" and v]
+    return f"{summary.get('total', 0)} results" + (f" ({', '.join(parts)})" if parts else "")
+
+
+@report.command("list")
+@click.option("--since", help="Started at or after: YYYY-MM-DD, ISO time, or 7d / 12h ago.")
+@click.option("--until", help="Started at or before: YYYY-MM-DD (whole day), ISO time, 7d.")
+@click.option("--kind", type=click.Choice([k.value for k in Kind]))
+@click.option("--result", type=click.Choice([r.value for r in Overall]))
+@click.option("--host", help="Only runs that included this host.")
+@click.option("--name", help="Only runs of this checklist, playbook or window.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@pass_app
+def list_cmd(
+    app: App,
+    since: str | None,
+    until: str | None,
+    kind: str | None,
+    result: str | None,
+    host: str | None,
+    name: str | None,
+    fmt: str,
+) -> None:
+    """List runs from the index (oldest first)."""
+    store = _store(app)
+    if not store.index_path.exists() and store.head() is not None:
+        store.reindex()
+    flt = Filter(
+        since=_when(since, "--since"),
+        until=_when(until, "--until", end=True),
+        kind=kind,
+        result=result,
+        host=host,
+        name=name,
+    )
+    entries = select(store.index_path, flt)
+    if fmt == "json":
+        click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        return
+    for e in entries:
+        dry = " dry-run" if e.get("dry_run") else ""
+        click.echo(
+            f"{e['id']}  {e['kind']:<9} {str(e['result']).upper():<11} "
+            f"{_summary(e.get('summary') or {})}{dry}"
+        )
+
+
+def _line(result: Result) -> str:
+    text = f"{result.host}  {result.check}  {result.status.value}"
+    if result.observed is not None or result.expected is not None:
+        text += f"  observed={result.observed!r} expected={result.expected}"
+    if result.message:
+        text += f"  {result.message}"
+    if result.output is not None and result.output.truncated:
+        text += f"  [output truncated, full text {result.output.sha256}]"
+    return text
+
+
+def _show(report: Report) -> list[str]:
+    s = report.summary
+    counts = ", ".join(f"{st.value} {s.count(st)}" for st in Status if s.count(st))
+    trigger = report.trigger.by + (f" {report.trigger.schedule}" if report.trigger.schedule else "")
+    lines = [
+        f"{report.id}  {report.kind.value} {report.name}  {report.result.value.upper()}"
+        + ("  (dry run)" if report.dry_run else ""),
+        f"started {report.started.isoformat()}  duration {report.duration_ms} ms  "
+        f"operator {report.operator}  trigger {trigger}",
+        f"results {s.total}: {counts or 'none'}",
+        f"digest {report.digest}",
+    ]
+    if report.error:
+        lines.append(f"error: {report.error}")
+    labels = step_labels(report.steps)
+    if report.failures:
+        lines += ["", f"FAILURES ({len(report.failures)})"]
+        lines += [
+            f"  [{f.step}] {f.host}  {f.check}  {f.status.value}  {f.message or ''}".rstrip()
+            for f in report.failures
+        ]
+    for label, step in zip(labels, report.steps, strict=True):
+        lines += ["", label]
+        ordered = sorted(step.results, key=lambda r: r.status not in FAILING)
+        lines += [f"  {_line(r)}" for r in ordered]
+    return lines
+
+
+@report.command("show")
+@click.argument("report_id", metavar="ID")
+@pass_app
+def show_cmd(app: App, report_id: str) -> None:
+    """Show a report (ID or 'latest'): summary, failures first, then every result."""
+    click.echo("\n".join(_show(_store(app).load(report_id))))
+
+
+@report.command("diff")
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+@pass_app
+def diff_cmd(app: App, a: str, b: str) -> None:
+    """What changed from report A to report B (IDs or 'latest')."""
+    store = _store(app)
+    click.echo(render_diff(diff_reports(store.load(a), store.load(b))), nl=False)
+
+
+@report.command("verify")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Processes to use.")
+@click.pass_context
+@pass_app
+def verify_cmd(app: App, ctx: click.Context, jobs: int | None) -> None:
+    """Check every report's digest and the hash chain; exit 1 if anything is wrong."""
+    store = _store(app)
+    verdict = verify_store(store.root, jobs)
+    for rel in verdict.legacy:
+        click.echo(f"note: {store.root / rel}: schema v0 report, not covered by the chain")
+    if verdict.ok:
+        click.echo(
+            f"OK: {verdict.reports} reports verified, chain intact; head {verdict.head or 'none'}"
+        )
+        return
+    first = verdict.problems[0]
+    click.echo(f"BROKEN: first bad report: {store.root / first.path}: {first.kind}: {first.detail}")
+    for problem in verdict.problems[1:]:
+        click.echo(f"  also: {store.root / problem.path}: {problem.kind}: {problem.detail}")
+    ctx.exit(1)
+
+
+@report.command("reindex")
+@pass_app
+def reindex_cmd(app: App) -> None:
+    """Rebuild the index from the reports themselves."""
+    count = _store(app).reindex()
+    click.echo(f"indexed {count} reports")
+
+
+@report.command("export")
+@click.argument("report_id", metavar="ID")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@pass_app
+def export_cmd(app: App, report_id: str, fmt: str, output: Path | None) -> None:
+    """Export a report as JSON, JUnit XML or Markdown."""
+    text = export(_store(app).load(report_id), fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")

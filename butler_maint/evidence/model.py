@@ -1,0 +1,252 @@
+"""The evidence report, schema v1: statuses, results, steps and the report itself.
+
+``Status`` and ``Overall`` are the project's one definition of result statuses; checks,
+playbooks and windows import them from here. ``Report.model_json_schema()`` is what
+``butler-maint schema evidence`` emits.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, PlainSerializer
+
+from butler_maint.model.base import Frozen
+
+SCHEMA_VERSION = 1
+
+
+class Status(StrEnum):
+    """Status of one result (a check on a host, or a playbook task on a host)."""
+
+    PASS = "pass"  # noqa: S105
+    FAIL = "fail"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    UNREACHABLE = "unreachable"
+    PENDING = "pending"
+    NOT_RUN = "not_run"
+    WAIVED = "waived"
+
+
+class Overall(StrEnum):
+    """Overall result of a run."""
+
+    PASS = "pass"  # noqa: S105
+    FAIL = "fail"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+
+
+class Kind(StrEnum):
+    """What ran: a checklist, a playbook, or a maintenance window of several steps."""
+
+    CHECKLIST = "checklist"
+    PLAYBOOK = "playbook"
+    WINDOW = "window"
+
+
+FAILING = frozenset({Status.FAIL, Status.ERROR, Status.UNREACHABLE})
+"""Statuses listed under ``failures:`` and that make a run fail or error."""
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("expected a timezone-aware date and time")
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def iso_z(value: datetime) -> str:
+    """Format a UTC time the one way reports do: ``2026-11-29T01:00:02.123Z``."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+UtcTime = Annotated[datetime, AfterValidator(_utc), PlainSerializer(iso_z, return_type=str)]
+"""A timezone-aware time, stored in UTC with millisecond precision."""
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
+Observed = bool | int | Annotated[float, AfterValidator(_finite)] | str | None
+"""An observed value: a scalar or short text."""
+
+
+class Output(Frozen):
+    """Command or task output; long text keeps a head here and the rest in artifacts."""
+
+    text: str
+    truncated: bool = False
+    bytes: int | None = Field(None, description="Size of the full text in UTF-8 bytes.")
+    sha256: str | None = Field(None, description="sha256 of the full text (artifact name).")
+
+
+class Result(Frozen):
+    """One check (or playbook task) on one host."""
+
+    host: str
+    check: str = Field(description="Check id, or task name for playbooks.")
+    status: Status
+    observed: Observed = None
+    expected: str | None = Field(None, description='What passes, e.g. "<= 85".')
+    ms: int = Field(0, ge=0, description="Duration in milliseconds.")
+    message: str | None = None
+    sub: list[Result] | None = Field(None, description="Sub-results (e.g. testinfra tests).")
+    output: Output | None = None
+
+
+class HostStats(Frozen):
+    """Ansible's per-host play recap."""
+
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    rescued: int = 0
+    ignored: int = 0
+
+
+class ChecklistStep(Frozen):
+    """A checklist run against hosts."""
+
+    checklist: str
+    results: list[Result] = Field(default_factory=list)
+
+
+class PlaybookStep(Frozen):
+    """A playbook run: per-host recap and per-task results."""
+
+    playbook: str
+    hosts: dict[str, HostStats] = Field(default_factory=dict)
+    results: list[Result] = Field(default_factory=list)
+
+
+Step = ChecklistStep | PlaybookStep
+
+
+class Trigger(Frozen):
+    """Who or what started the run."""
+
+    by: Literal["operator", "cron"] = "operator"
+    schedule: str | None = Field(None, description="Schedule (window) name when scheduled.")
+    occurrence: UtcTime | None = Field(None, description="The scheduled occurrence.")
+
+
+class Override(Frozen):
+    """A documented override (e.g. running inside a freeze period)."""
+
+    reason: str
+    by: str
+
+
+class Approval(Frozen):
+    """An approval recorded for the run (change ticket, approver)."""
+
+    by: str
+    ticket: str | None = None
+    at: UtcTime | None = None
+    note: str | None = None
+
+
+class Content(Frozen):
+    """Provenance of the content used: commit, dirty flag, sha256 of every file."""
+
+    git_commit: str | None = None
+    dirty: bool | None = None
+    files: dict[str, str] = Field(default_factory=dict, description="path -> sha256:HEX")
+
+
+class Inventory(Frozen):
+    """The inventory used: its sources, host count and a digest over the sources."""
+
+    sources: list[str] = Field(default_factory=list)
+    hosts: int = Field(0, ge=0)
+    sha256: str | None = None
+
+
+class Summary(Frozen):
+    """Counts of top-level results per status."""
+
+    total: int = 0
+    passed: int = Field(0, alias="pass")
+    fail: int = 0
+    error: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    pending: int = 0
+    not_run: int = 0
+    waived: int = 0
+
+    def count(self, status: Status) -> int:
+        """Number of results with ``status``."""
+        return int(getattr(self, "passed" if status is Status.PASS else status.value))
+
+
+class Failure(Frozen):
+    """A failing result, repeated near the top of the report so it is found at once."""
+
+    step: int = Field(description="1-based step number.")
+    host: str
+    check: str
+    status: Status
+    message: str | None = None
+
+
+class ReportDraft(Frozen):
+    """What an executor hands to the store; the store adds id, chain and summary."""
+
+    kind: Kind
+    name: str = Field(description="Checklist, playbook or window name.")
+    trigger: Trigger = Field(default_factory=Trigger)
+    operator: str
+    started: UtcTime
+    finished: UtcTime
+    dry_run: bool = False
+    interrupted: bool = False
+    error: str | None = Field(None, description="Why the run could not complete.")
+    override: Override | None = None
+    approval: Approval | None = None
+    tools: dict[str, str] = Field(default_factory=dict)
+    content: Content = Field(default_factory=Content)
+    inventory: Inventory | None = None
+    host_keys: dict[str, str] = Field(default_factory=dict)
+    steps: list[Step] = Field(default_factory=list)
+
+
+class Report(Frozen):
+    """One run's evidence, schema v1 (keys in this order on disk)."""
+
+    butler_report: Literal[1] = 1
+    id: str
+    kind: Kind
+    name: str
+    result: Overall
+    summary: Summary
+    failures: list[Failure] = Field(default_factory=list)
+    error: str | None = None
+    dry_run: bool = False
+    trigger: Trigger
+    operator: str
+    started: UtcTime
+    finished: UtcTime
+    duration_ms: int = Field(ge=0)
+    override: Override | None = None
+    approval: Approval | None = None
+    tools: dict[str, str] = Field(default_factory=dict)
+    content: Content = Field(default_factory=Content)
+    inventory: Inventory | None = None
+    host_keys: dict[str, str] = Field(default_factory=dict)
+    steps: list[Step] = Field(default_factory=list)
+    artifacts: str | None = Field(None, description="Artifacts dir, relative to the store.")
+    migrated_from: int | None = Field(None, description="Schema version it was read from.")
+    previous: str | None = Field(description="Digest of the report before it in the store.")
+    digest: str = Field(description="sha256 of the canonical form of this report.")

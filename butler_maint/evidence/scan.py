@@ -1,0 +1,128 @@
+"""Read every report file of a store once: parse, recompute the digest, check the
+file is byte-for-byte the canonical layout of its content and sits at its id's path.
+
+Work is split across processes for large stores (parsing is the cost of ``verify``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from butler_maint.evidence.canonical import compute_digest
+from butler_maint.evidence.errors import ReportFormatError
+from butler_maint.evidence.index import entry_from_document
+from butler_maint.evidence.layout import ARTIFACTS_DIR, is_report_id, rel_path
+from butler_maint.evidence.migrate import is_legacy
+from butler_maint.evidence.yamlio import Reader, Renderer
+
+PARALLEL_FROM = 2000
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """What one report file says, and what is wrong with it on its own."""
+
+    rel: str
+    version: int | None = None
+    id: str | None = None
+    recorded: str | None = None
+    computed: str | None = None
+    previous: str | None = None
+    problem: str | None = None
+    entry: dict[str, Any] | None = None
+
+
+def report_files(root: Path) -> list[str]:
+    """Store-relative paths of every ``*.yaml`` report file, sorted."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == str(root):
+            dirnames[:] = [d for d in dirnames if d != ARTIFACTS_DIR and not d.startswith(".")]
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in filenames:
+            if name.endswith(".yaml") and not name.startswith("."):
+                found.append(name if rel_dir == "." else f"{rel_dir}/{name}")
+    return sorted(found)
+
+
+class Scanner:
+    """Scans report files; reuse one for many files (it caches rendered scalars)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.reader = Reader()
+        self.renderer = Renderer()
+
+    def scan(self, rel: str) -> Scanned:
+        """Scan one file."""
+        try:
+            data = (self.root / rel).read_bytes()
+        except OSError as exc:
+            return Scanned(rel, problem=f"unreadable: {_reason(exc)}")
+        try:
+            doc = self.reader.load(data)
+        except ReportFormatError as exc:
+            if is_legacy(data):
+                return Scanned(rel, version=0)
+            return Scanned(rel, problem=f"unreadable: {_reason(exc)}")
+        if not isinstance(doc, dict):
+            return Scanned(rel, problem="unreadable: not a mapping")
+        version = doc.get("butler_report")
+        if version != 1:
+            return Scanned(rel, version=0 if "report_version" in doc else None)
+        return self._check(rel, data, doc)
+
+    def _check(self, rel: str, data: bytes, doc: dict[str, Any]) -> Scanned:
+        recorded, previous, report_id = doc.get("digest"), doc.get("previous"), doc.get("id")
+        try:
+            computed = compute_digest(doc)
+            canonical = self.renderer.render(doc).encode("utf-8") == data
+        except (TypeError, ValueError) as exc:
+            return Scanned(rel, 1, problem=f"unreadable: {exc}")
+        problem = None
+        if computed != recorded:
+            problem = "edited: its content does not match its digest"
+        elif not canonical:
+            problem = "edited: bytes changed (not the layout butler-maint wrote)"
+        elif not isinstance(report_id, str) or not is_report_id(report_id):
+            problem = "edited: invalid id"
+        elif rel_path(report_id) != rel:
+            problem = f"reordered: holds report {report_id}, which belongs at {rel_path(report_id)}"
+        entry = entry_from_document(doc, rel, None)
+        return Scanned(
+            rel, 1, _str(report_id), _str(recorded), computed, _str(previous), problem, entry
+        )
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _scan_chunk(root: str, rels: list[str]) -> list[Scanned]:
+    scanner = Scanner(Path(root))
+    return [scanner.scan(rel) for rel in rels]
+
+
+def scan_store(root: Path, jobs: int | None = None) -> list[Scanned]:
+    """Scan every report file of the store at ``root``, in path order."""
+    rels = report_files(root)
+    jobs = jobs or min(os.cpu_count() or 1, 8)
+    if jobs < 2 or len(rels) < PARALLEL_FROM:
+        return _scan_chunk(str(root), rels)
+    size = -(-len(rels) // (jobs * 4))
+    chunks = [rels[i : i + size] for i in range(0, len(rels), size)]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        parts = pool.map(_scan_chunk, [str(root)] * len(chunks), chunks)
+        return [item for part in parts for item in part]

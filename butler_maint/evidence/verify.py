@@ -1,0 +1,207 @@
+"""``report verify``: check every report's digest, its layout and the hash chain.
+
+Reads the report files themselves (never the index). Problems, by kind:
+- unreadable: not YAML, or not a report;
+- edited: content does not match its digest, or bytes differ from the written layout;
+- reordered: a file holds a report that belongs at another path (files swapped/moved);
+- missing: a report's predecessor, or the last report named by ``.head``, is gone;
+- inserted: a report not on the chain (a copy, a fork, one after the head).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from butler_maint.evidence.layout import HEAD_FILE
+from butler_maint.evidence.scan import Scanned, scan_store
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the store."""
+
+    path: str
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.kind}: {self.detail}"
+
+
+@dataclass
+class Verdict:
+    """The outcome of verifying a store."""
+
+    reports: int = 0
+    chained: int = 0
+    head: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+    legacy: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems
+
+
+_RANK = {"inserted": 1, "missing": 2}
+
+
+def _short(digest: str | None) -> str:
+    return (digest or "none")[:19]
+
+
+@dataclass
+class _Chain:
+    """Reports indexed by digest and by predecessor, and the chain walked from the tip."""
+
+    scanned: list[Scanned]
+    by_digest: dict[str, Scanned] = field(default_factory=dict)
+    children: dict[str | None, list[Scanned]] = field(default_factory=lambda: defaultdict(list))
+    members: list[Scanned] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for item in self.scanned:
+            for digest in (item.computed, item.recorded):
+                if digest and digest not in self.by_digest:
+                    self.by_digest[digest] = item
+            self.children[item.previous].append(item)
+
+    def walk(self, tip: str | None) -> None:
+        """Follow ``previous`` links back from ``tip``; members end up oldest first."""
+        seen: set[str] = set()
+        while tip is not None and tip in self.by_digest and tip not in seen:
+            item = self.by_digest[tip]
+            seen.update(d for d in (item.computed, item.recorded) if d)
+            self.members.append(item)
+            tip = item.previous
+        self.members.reverse()
+
+
+def _read_head(root: Path) -> dict[str, object] | None:
+    try:
+        value = json.loads((root / HEAD_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _tip(root: Path, head: dict[str, object], chain: _Chain) -> tuple[str | None, int]:
+    """The chain's tip digest and length per ``.head`` (a pending write that made it
+    to disk extends it)."""
+    digest = head.get("digest")
+    count = int(str(head.get("count") or 0))
+    pending = head.get("pending")
+    if isinstance(pending, str):
+        kids = [k for k in chain.children.get(digest if isinstance(digest, str) else None, [])]
+        for kid in kids:
+            if kid.rel == pending and not kid.problem:
+                return kid.recorded, count + 1
+    return (digest if isinstance(digest, str) else None), count
+
+
+def _file_problems(scanned: list[Scanned]) -> list[Problem]:
+    problems = []
+    seen: dict[str, str] = {}
+    for item in scanned:
+        if item.problem:
+            kind, _, detail = item.problem.partition(": ")
+            problems.append(Problem(item.rel, kind, detail))
+        if item.recorded and item.recorded in seen:
+            problems.append(Problem(item.rel, "inserted", f"a copy of {seen[item.recorded]}"))
+        elif item.recorded:
+            seen[item.recorded] = item.rel
+    return problems
+
+
+def _link_problems(chain: _Chain) -> list[Problem]:
+    problems = []
+    on_chain = {id(m) for m in chain.members}
+    for item in chain.scanned:
+        if item.previous is not None and item.previous not in chain.by_digest:
+            problems.append(
+                Problem(
+                    item.rel,
+                    "missing",
+                    f"the report before it ({_short(item.previous)}...) is not in the store "
+                    "(deleted)",
+                )
+            )
+    for previous, kids in chain.children.items():
+        if len(kids) < 2 or (previous is not None and previous not in chain.by_digest):
+            continue
+        keep = next((k for k in kids if id(k) in on_chain), kids[0])
+        for kid in kids:
+            if kid is not keep:
+                problems.append(
+                    Problem(
+                        kid.rel,
+                        "inserted",
+                        f"forks the chain: follows the same report as {keep.rel}",
+                    )
+                )
+    return problems
+
+
+def _head_problems(root: Path, head: dict[str, object] | None, chain: _Chain) -> list[Problem]:
+    if head is None:
+        if chain.scanned:
+            return [Problem(HEAD_FILE, "missing", "the chain head file is missing or unreadable")]
+        return []
+    tip, count = _tip(root, head, chain)
+    if tip is not None and tip not in chain.by_digest:
+        where = str(head.get("path") or HEAD_FILE)
+        if (root / where).is_file():
+            return []  # there, but unreadable: its own problem names it
+        return [
+            Problem(
+                where,
+                "missing",
+                f"the latest report {head.get('id')} is not in the store (deleted)",
+            )
+        ]
+    chain.walk(tip)
+    if chain.members and chain.members[0].previous is None and len(chain.members) != count:
+        return [
+            Problem(
+                HEAD_FILE, "edited", f"records {count} reports, the chain has {len(chain.members)}"
+            )
+        ]
+    return []
+
+
+def verify_store(root: Path, jobs: int | None = None) -> Verdict:
+    """Verify every report file under ``root`` and the chain they form."""
+    everything = scan_store(root, jobs)
+    legacy = [s.rel for s in everything if s.version == 0]
+    scanned = [s for s in everything if s.version != 0]
+    chain = _Chain([s for s in scanned if s.version == 1])
+    head = _read_head(root)
+    problems = _file_problems(scanned) + _head_problems(root, head, chain) + _link_problems(chain)
+    if not problems:
+        on_chain = {id(m) for m in chain.members}
+        problems = [
+            Problem(s.rel, "inserted", "not on the chain that ends at .head")
+            for s in chain.scanned
+            if id(s) not in on_chain
+        ]
+    order = {s.rel: n for n, s in enumerate(everything)}
+    problems = sorted(
+        set(problems), key=lambda p: (order.get(p.path, len(order)), _RANK.get(p.kind, 0))
+    )
+    tip = chain.members[-1].recorded if chain.members else None
+    return Verdict(len(scanned), len(chain.members), tip, problems, legacy)
+
+
+def chain_order(root: Path, jobs: int | None = None) -> list[Scanned]:
+    """Readable v1 reports, chain members first (oldest first), then the rest by path."""
+    scanned = [s for s in scan_store(root, jobs) if s.version == 1 and s.entry is not None]
+    chain = _Chain(scanned)
+    head = _read_head(root)
+    if head is not None:
+        chain.walk(_tip(root, head, chain)[0])
+    members = {id(m) for m in chain.members}
+    return chain.members + [s for s in scanned if id(s) not in members]

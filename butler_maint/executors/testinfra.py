@@ -1,0 +1,164 @@
+"""Run a testinfra module against one host through pytest-testinfra.
+
+testinfra's paramiko backend never verifies host keys, so we use its ``ssh`` backend
+with an ssh_config we write: the same address, port, user, key and known_hosts files
+as our own SSH checks, ``StrictHostKeyChecking yes`` (``accept-new`` only with
+``--accept-new-host-keys``), no agent forwarding, and a ControlMaster so the module's
+commands share one connection. Each test function becomes a sub-result.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from butler_maint.checks.base import Status, Verdict
+from butler_maint.executors.ssh import SshOptions
+from butler_maint.inventory import HostInfo
+
+_ALIAS = "butler-target"
+_PARAM = re.compile(r"\[[^\]]*\]$")
+
+
+@dataclass(frozen=True)
+class SubResult:
+    """One test function of a testinfra module."""
+
+    name: str
+    status: Status
+    message: str = ""
+
+
+def ssh_config(host: HostInfo, options: SshOptions, control_dir: Path) -> str:
+    """An ssh_config reaching ``host`` with our host-key policy."""
+    known = [options.project_known_hosts, *(p.expanduser() for p in options.trusted_known_hosts)]
+    user_files = " ".join(str(p) for p in known if "ssh_known_hosts" not in p.name)
+    global_files = " ".join(str(p) for p in known if "ssh_known_hosts" in p.name) or "/dev/null"
+    lines = [
+        f"Host {_ALIAS}",
+        f"  HostName {host.address}",
+        f"  Port {host.port}",
+        f"  UserKnownHostsFile {user_files}",
+        f"  GlobalKnownHostsFile {global_files}",
+        f"  StrictHostKeyChecking {'accept-new' if options.accept_new else 'yes'}",
+        "  BatchMode yes",
+        "  ForwardAgent no",
+        "  ForwardX11 no",
+        f"  ConnectTimeout {int(options.connect_timeout)}",
+        f"  ServerAliveInterval {int(options.keepalive) or 15}",
+        "  ControlMaster auto",
+        f"  ControlPath {control_dir}/%C",
+        "  ControlPersist 30s",
+    ]
+    if host.user:
+        lines.append(f"  User {host.user}")
+    if host.private_key_file:
+        lines += [f"  IdentityFile {host.private_key_file}", "  IdentitiesOnly yes"]
+    return "\n".join(lines) + "\n"
+
+
+def run_testinfra(
+    host: HostInfo, module: Path, options: SshOptions
+) -> tuple[Verdict, list[SubResult]]:
+    """Run ``module`` against ``host``; the verdict sums up its test functions."""
+    if not module.is_file():
+        return Verdict("error", message=f"testinfra module {module} does not exist"), []
+    with tempfile.TemporaryDirectory(prefix="butler-testinfra-") as tmp:
+        work = Path(tmp)
+        (work / "ssh_config").write_text(ssh_config(host, options, work))
+        (work / "pytest.ini").write_text("[pytest]\n")
+        target = "local://" if host.connection == "local" else f"ssh://{_ALIAS}"
+        if host.connection != "local":
+            refused = _preflight(work / "ssh_config", options.connect_timeout + 5)
+            if refused:
+                return Verdict("error", message=refused), []
+        command = [
+            sys.executable, "-m", "pytest", str(module), "-q", "-p", "no:cacheprovider",
+            "-c", str(work / "pytest.ini"), "--rootdir", str(module.parent),
+            f"--hosts={target}", f"--ssh-config={work / 'ssh_config'}",
+            f"--junitxml={work / 'junit.xml'}",
+        ]  # fmt: skip
+        if host.become:
+            command.append("--sudo")
+        try:
+            done = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=options.command_timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            limit = f"{options.command_timeout:g}"
+            return Verdict("error", message=f"testinfra run exceeded {limit} s"), []
+        finally:
+            subprocess.run(
+                ["ssh", "-F", str(work / "ssh_config"), "-O", "exit", _ALIAS],
+                capture_output=True, timeout=10, check=False,
+            )  # fmt: skip
+        report = work / "junit.xml"
+        if not report.exists():
+            tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
+            return Verdict("error", message=f"pytest did not run: {tail[0][:300]}"), []
+        subs = parse_junit(report.read_text())
+    return summarise(subs, done.returncode), subs
+
+
+def _preflight(config: Path, timeout: float) -> str | None:
+    """Open the shared connection first: a refused host key or login is an error, not
+    a failing test. Returns the reason when the host cannot be used."""
+    try:
+        done = subprocess.run(
+            ["ssh", "-F", str(config), _ALIAS, "true"],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return f"ssh to the host did not answer within {timeout:g} s"
+    if done.returncode == 0:
+        return None
+    lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()] or ["no output"]
+    return f"ssh for testinfra failed (exit {done.returncode}): {' / '.join(lines[-2:])[:300]}"
+
+
+def parse_junit(text: str) -> list[SubResult]:
+    """Test functions and their outcomes from pytest's JUnit XML."""
+    subs = []
+    # Written by our own pytest child (no DTD); host output inside it is escaped text.
+    for case in ET.fromstring(text).iter("testcase"):  # noqa: S314
+        name = _PARAM.sub("", case.get("name", "?"))
+        status: Status = "pass"
+        message = ""
+        for tag, meaning in (("failure", "fail"), ("error", "error"), ("skipped", "skipped")):
+            found = case.find(tag)
+            if found is not None:
+                status = meaning  # type: ignore[assignment]
+                message = (
+                    (found.get("message") or "").splitlines()[0][:300]
+                    if found.get("message")
+                    else ""
+                )
+                break
+        subs.append(SubResult(name, status, message))
+    return subs
+
+
+def summarise(subs: list[SubResult], rc: int) -> Verdict:
+    """One verdict for a module: fail beats error beats pass."""
+    counts = {
+        s: sum(1 for x in subs if x.status == s) for s in ("pass", "fail", "error", "skipped")
+    }
+    observed = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no tests"
+    if not subs:
+        return Verdict("error", observed, "all tests pass", f"no test ran (pytest exit {rc})")
+    if counts["fail"]:
+        first = next(s for s in subs if s.status == "fail")
+        return Verdict("fail", observed, "all tests pass", f"{first.name}: {first.message}")
+    if counts["error"]:
+        first = next(s for s in subs if s.status == "error")
+        return Verdict("error", observed, "all tests pass", f"{first.name}: {first.message}")
+    return Verdict("pass", observed, "all tests pass")

@@ -1,0 +1,108 @@
+"""`butler-maint check` on the local inventory (no SSH): formats, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from click.testing import CliRunner, Result
+
+from butler_maint.cli import cli
+
+LOCAL = """all:
+  children:
+    linux:
+      hosts:
+        localhost: {ansible_connection: local, app_dir: "%s"}
+"""
+
+CHECKLIST = """checklist: smoke
+hosts: linux
+vars: {limit: 99}
+checks:
+  - id: root-fs
+    disk: {path: /, max_used_pct: "{{ limit }}"}
+  - id: app-dir
+    directory: {path: "{{ app_dir }}"}
+  - id: missing-file
+    file: {path: "{{ app_dir }}/nope"}
+  - id: never
+    when: "false"
+    command: {run: "false"}
+  - id: tapes
+    manual: Tapes rotated
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "inventories").mkdir()
+    (tmp_path / "checklists").mkdir()
+    (tmp_path / "app").mkdir()
+    (tmp_path / "inventories" / "local.yml").write_text(LOCAL % (tmp_path / "app"))
+    (tmp_path / "checklists" / "smoke.yaml").write_text(CHECKLIST)
+    return tmp_path
+
+
+def run(repo: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["-C", str(repo), "check", *args], catch_exceptions=False)
+
+
+def test_text_output_failures_first_and_exit_1(repo: Path) -> None:
+    result = run(repo, "smoke")
+    assert result.exit_code == 1
+    lines = [ln for ln in result.stdout.splitlines() if ln.strip()]
+    assert lines[0].startswith("FAIL") and "missing-file" in lines[0]
+    statuses = {ln.split()[2]: ln.split()[0] for ln in lines}
+    assert statuses == {
+        "missing-file": "FAIL",
+        "tapes": "PENDING",
+        "root-fs": "PASS",
+        "app-dir": "PASS",
+        "never": "SKIPPED",
+    }
+    assert "1 host(s): 1 fail, 1 pending, 2 pass, 1 skipped" in result.stderr
+
+
+def test_json_records_observed_and_expected(repo: Path) -> None:
+    result = run(repo, "smoke", "--format", "json")
+    data = {r["check"]: r for r in json.loads(result.stdout)}
+    assert data["root-fs"]["status"] == "pass"
+    assert isinstance(data["root-fs"]["observed"], int)
+    assert "99" in data["root-fs"]["expected"]
+    assert data["tapes"]["status"] == "pending"
+
+
+def test_junit_is_valid_xml(repo: Path) -> None:
+    result = run(repo, "smoke", "--format", "junit")
+    suite = ET.fromstring(result.stdout).find("testsuite")
+    assert suite is not None
+    assert suite.get("failures") == "1"
+    assert suite.get("tests") == "5"
+
+
+def test_passing_checklist_exits_0(repo: Path) -> None:
+    text = CHECKLIST.split("  - id: missing-file", maxsplit=1)[0]
+    (repo / "checklists" / "smoke.yaml").write_text(text)
+    assert run(repo, "smoke").exit_code == 0
+
+
+def test_unknown_checklist_exits_2(repo: Path) -> None:
+    result = CliRunner().invoke(cli, ["-C", str(repo), "check", "nope"])
+    assert result.exit_code == 2
+    assert "no checklist 'nope'" in result.stderr
+
+
+def test_limit_matching_nothing_exits_2(repo: Path) -> None:
+    result = CliRunner().invoke(cli, ["-C", str(repo), "check", "smoke", "--limit", "db*"])
+    assert result.exit_code == 2
+    assert "matches no host" in result.stderr
+
+
+def test_bad_checklist_exits_2_with_position(repo: Path) -> None:
+    (repo / "checklists" / "smoke.yaml").write_text(CHECKLIST.replace("max_used_pct", "max_pct"))
+    result = CliRunner().invoke(cli, ["-C", str(repo), "check", "smoke"])
+    assert result.exit_code == 2
+    assert "smoke.yaml:6:21: checks[0].disk.max_pct: unknown field" in result.stderr
