@@ -83,10 +83,15 @@ def paramiko_script(fleet: SshdFleet) -> None:
             "127.0.0.1", port, fleet.user, sock=sock, key_filename=str(fleet.client_key),
             look_for_keys=False, allow_agent=False,
         )  # fmt: skip
-        _, out, _ = client.exec_command("sh -s")
-        out.channel.sendall(ONE_COMMAND.encode())
-        out.channel.shutdown_write()
-        out.read()
+        transport = client.get_transport()
+        assert transport is not None
+        channel = transport.open_session()
+        channel.exec_command("sh -s")
+        channel.sendall(ONE_COMMAND.encode())
+        channel.shutdown_write()
+        while channel.recv(65536):
+            pass
+        channel.recv_exit_status()
         client.close()
 
     with ThreadPoolExecutor(20) as pool:

@@ -239,11 +239,18 @@ def run_checklist(
     attest: Attest,
     forks: int = 20,
     extra_vars: Mapping[str, Any] | None = None,
+    on_start: Callable[[int], None] | None = None,
     on_host_done: Callable[[HostRun], None] | None = None,
 ) -> list[HostRun]:
-    """Run ``checklist`` on ``hosts``, at most ``forks`` at a time; results in host order."""
+    """Run ``checklist`` on ``hosts``, at most ``forks`` at a time; results in host order.
+
+    Every host is planned first (manual items are attested then, before any progress
+    display starts); ``on_start(n)`` is called when execution begins.
+    """
     extra = extra_vars or {}
-    plans = [plan_host(checklist, host, extra, attest) for host in hosts]
+    plans = [plan_host(checklist, host, extra, attest) for host in hosts]  # asks manual items
+    if on_start:
+        on_start(len(plans))
     done: dict[str, HostRun] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(plans))))
     try:

@@ -18,7 +18,7 @@ from butler_maint.checks.record import draft_report
 from butler_maint.checks.redact import Redactor
 from butler_maint.checks.runner import Context, HostRun, Interrupt, run_checklist
 from butler_maint.checks.types import REGISTRY
-from butler_maint.evidence import EvidenceStore, Trigger, WrittenReport
+from butler_maint.evidence import EvidenceError, EvidenceStore, Trigger, WrittenReport
 from butler_maint.executors import Execution
 from butler_maint.executors.local import run_local
 from butler_maint.executors.ssh import SYSTEM_KNOWN_HOSTS, SshOptions, run_ssh
@@ -112,9 +112,10 @@ class CheckRun:
     """The outcome of running and recording one checklist."""
 
     runs: list[HostRun]
-    written: WrittenReport
+    written: WrittenReport | None
     hosts: int
     interrupted_by: int | None = None  # the signal number, when interrupted
+    evidence_error: EvidenceError | None = None  # the results stand; the report could not
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,6 @@ def run_and_record(
     """Run a checklist on its hosts and write one evidence report, even when interrupted."""
     checklist = load_checklist(request.checklist_file).model
     hosts = request.inventory.select(checklist.hosts, request.limit)
-    if on_hosts:
-        on_hosts(len(hosts))
     options = ssh_options(request.config.ssh, request.root, request.accept_new_host_keys)
     ctx = Context(
         executor_for(options),
@@ -158,7 +157,8 @@ def run_and_record(
     try:
         runs = run_checklist(
             checklist, hosts, ctx=ctx, attest=attest,
-            forks=request.forks or request.config.forks, on_host_done=on_host_done,
+            forks=request.forks or request.config.forks, on_start=on_hosts,
+            on_host_done=on_host_done,
         )  # fmt: skip
     except Interrupt as stop:
         runs, signum = stop.partial, stop.signum
@@ -169,7 +169,10 @@ def run_and_record(
         trigger=request.trigger, evidence_dir=request.config.evidence.dir,
         interrupted=signum is not None,
     )  # fmt: skip
-    written = EvidenceStore.for_project(request.root, request.config.evidence).write(draft)
+    try:
+        written = EvidenceStore.for_project(request.root, request.config.evidence).write(draft)
+    except EvidenceError as exc:
+        return CheckRun(runs, None, len(hosts), signum, exc)
     return CheckRun(runs, written, len(hosts), signum)
 
 

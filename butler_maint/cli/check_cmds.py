@@ -113,7 +113,10 @@ def check(
     _emit(fmt, request.checklist_file.stem, results)
     counts: Counter[str] = Counter(r.status for r in results)
     click.echo(_summary_line(counts, outcome.hosts), err=True)
-    click.echo(f"evidence: {outcome.written.path} ({outcome.written.id})", err=True)
+    if outcome.written is not None:
+        click.echo(f"evidence: {outcome.written.path} ({outcome.written.id})", err=True)
+    if outcome.evidence_error is not None:
+        raise outcome.evidence_error
     if outcome.interrupted_by is not None:
         click.echo(f"check: interrupted by signal {outcome.interrupted_by}", err=True)
         _exit_now(128 + outcome.interrupted_by)

@@ -1,6 +1,6 @@
 """Derived parts of a report: summary counts, the failures list, the overall result.
 
-Rules (documented in docs/evidence.md):
+Rules (documented in the README, "Evidence"):
 - summary counts top-level results of every step per status (sub-results are details);
 - overall: ``interrupted`` if the run was interrupted; else ``error`` if the run
   recorded an error, any result is ``error`` or ``unreachable``, or a playbook recap

@@ -125,3 +125,27 @@ def test_full_filesystem_via_the_cli(small_fs: Path) -> None:
     result = CliRunner().invoke(cli, ["-C", str(small_fs), "report", "verify"])
     assert result.exit_code == 0, result.stdout
     filler.unlink()
+
+
+def test_check_on_a_full_evidence_disk_shows_results_and_exits_3(
+    small_fs: Path, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from butler_maint.cli import cli
+    from tests.cli.test_check_cli import CHECKLIST, LOCAL
+
+    repo = tmp_path / "repo"
+    for sub in ("inventories", "checklists", "app"):
+        (repo / sub).mkdir(parents=True)
+    (repo / "inventories" / "local.yml").write_text(LOCAL % (repo / "app"))
+    (repo / "checklists" / "smoke.yaml").write_text(CHECKLIST)
+    (repo / "butler.yaml").write_text(f"evidence: {{dir: {small_fs / 'evidence'}}}\n")
+    first = CliRunner().invoke(cli, ["-C", str(repo), "check", "smoke"])
+    assert first.exit_code == 1, first.output
+    _fill(small_fs, 0)
+    result = CliRunner().invoke(cli, ["-C", str(repo), "check", "smoke"])
+    assert result.exit_code == 3
+    assert "missing-file" in result.stdout  # the results are still shown
+    assert "No space left on device" in result.stderr
+    assert verify_store(small_fs / "evidence").ok
