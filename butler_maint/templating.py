@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2 import StrictUndefined, Template, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel
 
@@ -68,10 +68,15 @@ def condition_variables(expression: str) -> set[str]:
     return variables_used("{{ (" + expression + ") }}")
 
 
+@lru_cache(maxsize=4096)
+def _compiled(text: str) -> Template:
+    return environment().from_string(text)
+
+
 def render(text: str, variables: Mapping[str, Any]) -> str:
-    """Render one template string; undefined names are errors."""
+    """Render one template string; undefined names are errors (compiled once per text)."""
     try:
-        return environment().from_string(text).render(variables)
+        return _compiled(text).render(variables)
     except TemplateError as exc:
         raise TemplateProblem(f"cannot render {text!r}: {exc}") from None
 

@@ -22,7 +22,7 @@ from butler_maint.executors.testinfra import SubResult
 from butler_maint.inventory import HostInfo
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check, Spec
-from butler_maint.templating import TemplateProblem, evaluate, render_data
+from butler_maint.templating import TemplateProblem, evaluate, render_data, templates_in
 
 Executor = Callable[[HostInfo, str], Execution]
 Attest = Callable[[HostInfo, Check], Verdict]
@@ -42,7 +42,6 @@ class CheckResult:
     ms: int = 0
     message: str = ""
     kind: str = ""
-    severity: str = "medium"
     sub: tuple[SubResult, ...] = ()
 
 
@@ -103,8 +102,10 @@ def render_spec(check: Check, variables: Mapping[str, Any]) -> Spec:
     if isinstance(spec, str):
         rendered: str = render_data(spec, variables)
         return rendered
-    data = render_data(spec.model_dump(exclude_none=True), variables)
-    return type(spec).model_validate(data)
+    data = spec.model_dump(exclude_none=True)
+    if not any(True for _ in templates_in(data)):
+        return spec  # nothing to render: the validated spec as loaded
+    return type(spec).model_validate(render_data(data, variables))
 
 
 def _short(exc: Exception) -> str:

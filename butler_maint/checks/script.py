@@ -1,13 +1,16 @@
 """One POSIX ``sh`` script per host holding every check, and the parser of its output.
 
-Each check's fragment runs in a subshell whose stdout, stderr, rc and duration are
-framed as ``@@<token> <id> <rc> <out-bytes> <err-bytes> <ms>`` followed by exactly that
-many bytes, so any output (binary, fake frames) parses unambiguously. The token is
-random per run. Durations come from /proc/uptime (10 ms resolution; 0 elsewhere).
+Each check's fragment runs in a subshell; its stdout streams straight back between two
+frame lines, ``<token> B <id>`` and ``<token> E <id> <rc> <ms>``; its stderr, when there
+is any, follows between ``<token> S <id>`` and ``<token> F <id>``. The token is random
+per run, so output from a host cannot forge a frame. The frames cost no extra process
+per check (only shell builtins): on a host, a check is one fork plus its own commands.
+Durations come from /proc/uptime (10 ms resolution; 0 where it does not exist).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -20,12 +23,13 @@ umask 077
 _bm_d=$(mktemp -d 2>/dev/null) || { _bm_d=/tmp/.butler.$$; mkdir -m 700 "$_bm_d" || exit 90; }
 trap 'rm -rf "$_bm_d"' EXIT
 trap 'exit 143' HUP INT TERM
-_bm_ms() { read -r _bm_up _bm_rest 2>/dev/null </proc/uptime || { echo 0; return; }
-  echo "${_bm_up%.*}${_bm_up#*.}0"; }
-_bm_end() { _bm_t1=$(_bm_ms)
-  printf '%s %s %s %s %s %s\\n' "$_bm_tok" "$1" "$2" "$(wc -c <"$_bm_d/o" | tr -d ' ')" \\
-    "$(wc -c <"$_bm_d/e" | tr -d ' ')" "$((_bm_t1 - _bm_t0))"
-  cat "$_bm_d/o" "$_bm_d/e"; }
+_bm_ms() { _bm_now=0; read -r _bm_up _bm_rest 2>/dev/null </proc/uptime || return 0
+  _bm_now=${_bm_up%.*}${_bm_up#*.}0; }
+_bm_end() { _bm_ms
+  printf '\\n%s E %s %s %s\\n' "$_bm_tok" "$1" "$2" "$((_bm_now - _bm_t0))"
+  if [ -s "$_bm_d/e" ]; then
+    printf '%s S %s\\n' "$_bm_tok" "$1"; cat "$_bm_d/e"; printf '\\n%s F %s\\n' "$_bm_tok" "$1"
+  fi; }
 """
 
 
@@ -48,37 +52,37 @@ def build_script(fragments: list[tuple[str, str]], token: str) -> str:
     parts = [f"_bm_tok={q(token)}\n", _PRELUDE]
     for check_id, fragment in fragments:
         parts.append(
-            f'_bm_t0=$(_bm_ms)\n(\n{fragment}\n) >"$_bm_d/o" 2>"$_bm_d/e" </dev/null\n'
+            f"_bm_ms; _bm_t0=$_bm_now; printf '%s B %s\\n' \"$_bm_tok\" {q(check_id)}\n"
+            f'(\n{fragment}\n) 2>"$_bm_d/e" </dev/null\n'
             f"_bm_end {q(check_id)} $?\n"
         )
     parts.append("printf '%s END\\n' \"$_bm_tok\"\n")
     return "".join(parts)
 
 
+def _frames(token: str) -> re.Pattern[bytes]:
+    tok = re.escape(token.encode())
+    return re.compile(
+        rb"(?m)^" + tok + rb" B (?P<id>[^\n]*)\n(?P<out>.*?)\n" + tok
+        + rb" E (?P=id) (?P<rc>-?\d+) (?P<ms>-?\d+)\n"
+        + rb"(?:" + tok + rb" S (?P=id)\n(?P<err>.*?)\n" + tok + rb" F (?P=id)\n)?",
+        re.DOTALL,
+    )  # fmt: skip
+
+
 def parse_output(output: bytes, token: str) -> tuple[list[Framed], bool]:
     """Parse the framed output; the flag says whether the script ran to its end."""
-    marker = token.encode() + b" "
-    results: list[Framed] = []
-    pos = 0
-    while True:
-        start = output.find(marker, pos)
-        if start < 0:
-            return results, False
-        line_end = output.find(b"\n", start)
-        if line_end < 0:
-            return results, False
-        fields = output[start + len(marker) : line_end].decode("utf-8", "replace").split(" ")
-        if fields == ["END"]:
-            return results, True
-        try:
-            check_id, rc, out_n, err_n, ms = fields[0], *map(int, fields[1:5])
-        except ValueError:
-            return results, False
-        body = line_end + 1
-        out = output[body : body + out_n]
-        err = output[body + out_n : body + out_n + err_n]
-        if len(out) + len(err) < out_n + err_n:
-            return results, False
-        raw = Raw(rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
-        results.append(Framed(check_id, raw, max(ms, 0)))
-        pos = body + out_n + err_n
+    results = [
+        Framed(
+            match["id"].decode("utf-8", "replace"),
+            Raw(
+                int(match["rc"]),
+                match["out"].decode("utf-8", "replace"),
+                (match["err"] or b"").decode("utf-8", "replace"),
+            ),
+            max(int(match["ms"]), 0),
+        )
+        for match in _frames(token).finditer(output)
+    ]
+    complete = output.rstrip(b"\n").endswith(token.encode() + b" END")
+    return results, complete
