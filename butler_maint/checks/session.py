@@ -21,7 +21,7 @@ from butler_maint.checks.types import REGISTRY
 from butler_maint.evidence import EvidenceError, EvidenceStore, Trigger, WrittenReport
 from butler_maint.executors import Execution
 from butler_maint.executors.local import run_local
-from butler_maint.executors.ssh import SYSTEM_KNOWN_HOSTS, SshOptions, run_ssh
+from butler_maint.executors.ssh import SYSTEM_KNOWN_HOSTS, SshOptions, known_hosts, run_ssh
 from butler_maint.executors.testinfra import run_testinfra
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
@@ -48,10 +48,12 @@ def ssh_options(settings: SshSettings, root: Path, accept_new: bool) -> SshOptio
 def executor_for(options: SshOptions) -> Callable[[HostInfo, str], Execution]:
     """Local hosts run ``sh`` here; every other host is reached over SSH."""
 
+    trusted = known_hosts(options)  # read once per run, shared by every host
+
     def execute(host: HostInfo, script: str) -> Execution:
         if host.connection == "local":
             return run_local(script, deadline_s=options.command_timeout, become=host.become)
-        return run_ssh(host, script, options)
+        return run_ssh(host, script, options, trusted)
 
     return execute
 

@@ -77,20 +77,30 @@ def _append_known_host(path: Path, hostname: str, key: paramiko.PKey) -> None:
         handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
 
 
-def _client(options: SshOptions) -> paramiko.SSHClient:
-    client = paramiko.SSHClient()
-    for path in options.trusted_known_hosts:
+def known_hosts(options: SshOptions) -> paramiko.HostKeys:
+    """Every trusted host key, read once per run (system, user, project files)."""
+    keys = paramiko.HostKeys()
+    for path in (*options.trusted_known_hosts, options.project_known_hosts):
         expanded = path.expanduser()
         if expanded.is_file():
-            client.load_system_host_keys(str(expanded))
-    if options.project_known_hosts.is_file():
-        client.load_system_host_keys(str(options.project_known_hosts))
+            keys.load(str(expanded))
+    return keys
+
+
+def _client(options: SshOptions, trusted: paramiko.HostKeys | None) -> paramiko.SSHClient:
+    client = paramiko.SSHClient()
+    client.get_host_keys().update(trusted if trusted is not None else known_hosts(options))
     client.set_missing_host_key_policy(_Policy(options))
     return client
 
 
-def run_ssh(host: HostInfo, script: str, options: SshOptions) -> Execution:
-    """Connect to ``host``, run ``script`` on ``sh -s``, return its output."""
+def run_ssh(
+    host: HostInfo, script: str, options: SshOptions, trusted: paramiko.HostKeys | None = None
+) -> Execution:
+    """Connect to ``host``, run ``script`` on ``sh -s``, return its output.
+
+    ``trusted`` is ``known_hosts(options)``, passed in so a run reads the files once.
+    """
     try:
         sock = socket.create_connection((host.address, host.port), options.connect_timeout)
     except OSError as exc:
@@ -99,7 +109,7 @@ def run_ssh(host: HostInfo, script: str, options: SshOptions) -> Execution:
             "unreachable", message=f"cannot connect to {host.address}:{host.port}: {reason}"
         )
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    client = _client(options)
+    client = _client(options, trusted)
     try:
         return _session(client, sock, host, script, options)
     finally:
