@@ -29,6 +29,7 @@ from butler_maint.model.content import (
     load_schedule,
 )
 from butler_maint.model.schedule import ChecklistStep, PlaybookStep, Schedule
+from butler_maint.schedule.ics import freezes_from_ics
 from butler_maint.templating import (
     MAGIC_VARS,
     TemplateProblem,
@@ -246,6 +247,11 @@ def _schedule_refs(
         if not (root / ref).is_file():
             msg = f"freeze_files[{i}]: {ref!r} does not exist"
             problems.append(Problem(doc.where(("freeze_files", i)), msg))
+        elif ref.endswith(".ics"):
+            try:
+                freezes_from_ics(root / ref)
+            except ContentError as exc:
+                problems.extend(exc.problems)
     if schedule.hosts:
         problems.extend(_pattern_problems(doc.where(("hosts",)), schedule.hosts, inventories))
     return problems

@@ -59,4 +59,9 @@ def main() -> None:
 
 
 # Command modules register themselves on `cli`; imported last to avoid cycles.
-from butler_maint.cli import check_cmds, content_cmds, report_cmds  # noqa: E402, F401
+from butler_maint.cli import (  # noqa: E402, F401
+    calendar_cmds,
+    check_cmds,
+    content_cmds,
+    report_cmds,
+)

@@ -31,6 +31,7 @@ def entry_from_document(doc: dict[str, Any], rel_path: str, tmax: str | None) ->
         "name": doc.get("name"),
         "trigger": trigger.get("by"),
         "schedule": trigger.get("schedule"),
+        "occurrence": trigger.get("occurrence"),
         "started": doc.get("started"),
         "finished": finished,
         "tmax": max(tmax or "", finished),

@@ -1,0 +1,266 @@
+"""Whether a schedule is due at a given instant, from its occurrences, freezes and runs.
+
+Pure: ``status`` takes the schedule, its freeze periods, evidence index entries and
+``now``. Runs are index entries (``butler_maint.evidence.index``); dry runs never count.
+
+**A run covers an occurrence** when
+
+- it names the schedule (``trigger.schedule``) and records the occurrence
+  (``trigger.occurrence``, read from the entry's ``occurrence`` key when the index
+  carries it): that occurrence;
+- it names the schedule, was started by ``cron`` and records no occurrence: the latest
+  occurrence at or before its start (a catch-up covers the latest missed occurrence);
+- it was started by an operator, naming the schedule or running the same thing without
+  naming any schedule (a routine's checklist, a window of that name): the occurrence
+  whose window ``[at, at + duration)`` contains its start. An operator run outside
+  every window covers nothing.
+
+A failed or interrupted run still covers its occurrence; its result is reported.
+
+**States**, with ``current`` the latest occurrence at or before ``now``:
+
+- ``due``: ``current``'s window is open and no run covers it; run now, no new batch
+  after ``run_until`` (the window's end).
+- ``overdue``: a window closed with nobody running it and ``missed: run-once``; one
+  catch-up run is due, recorded for the latest missed occurrence, until ``now +
+  duration``; ``missed_since`` is the first missed occurrence.
+- ``missed``: the same with ``missed: skip``: recorded, nothing due.
+- ``frozen``: something is due but a freeze stops it (``frozen``; ``--override``).
+- ``never-run``: no run covers any occurrence (within the look-back), and no window is
+  open. Since when the schedule exists is unknown, so nothing counts as missed; a
+  routine with ``missed: run-once`` is still due once (a health check is harmless), a
+  window is not (it waits for its next slot).
+- ``ok``: nothing to do.
+
+Frozen occurrences are never missed. ``next`` is the first occurrence after ``now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from butler_maint.model.schedule import Schedule
+from butler_maint.schedule.freezes import FreezePeriod, frozen_by, frozen_during
+from butler_maint.schedule.occurrences import (
+    Occurrence,
+    next_occurrence,
+    occurrences,
+    previous_occurrence,
+)
+
+State = Literal["due", "overdue", "missed", "frozen", "ok", "never-run"]
+Entry = Mapping[str, Any]
+"""An evidence index entry (``id``, ``kind``, ``name``, ``trigger``, ``schedule``...)."""
+
+DEFAULT_LOOKBACK = timedelta(days=400)
+"""How far back runs and missed occurrences are looked for."""
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The latest run of a schedule, from the index."""
+
+    id: str
+    result: str | None
+    started: datetime
+    by: str
+    covers: datetime | None
+    """The occurrence it covers, if any."""
+
+
+@dataclass(frozen=True)
+class DueStatus:
+    """Where a schedule stands at ``now``."""
+
+    schedule: str
+    kind: Literal["routine", "window"]
+    state: State
+    due: Occurrence | None
+    """The occurrence a run now is for (its ``trigger.occurrence``), frozen or not."""
+    catch_up: bool
+    """``due`` is a missed occurrence run late (``missed: run-once``)."""
+    run_until: datetime | None
+    """No new batch starts at or after this instant."""
+    missed_since: datetime | None
+    frozen: FreezePeriod | None
+    """The freeze stopping the due run."""
+    next: Occurrence | None
+    next_frozen: FreezePeriod | None
+    last_run: LastRun | None
+    covered: datetime | None
+    """The latest occurrence a run covers."""
+
+    @property
+    def runnable(self) -> bool:
+        """True when a run is due now and no freeze stops it."""
+        return self.due is not None and self.frozen is None
+
+
+def instant(text: object) -> datetime | None:
+    """An index time (``2026-11-29T01:00:02.000Z``) as an aware UTC datetime."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def runs_same_thing(schedule: Schedule, entry: Entry) -> bool:
+    """True when ``entry`` ran what ``schedule`` runs (its checklist, or its window)."""
+    if schedule.routine is not None:
+        return entry.get("kind") == "checklist" and entry.get("name") == schedule.checklist
+    return entry.get("kind") == "window" and entry.get("name") == schedule.window
+
+
+def belongs(schedule: Schedule, entry: Entry) -> bool:
+    """True when ``entry`` is a (non-dry) run of ``schedule``."""
+    if entry.get("dry_run"):
+        return False
+    named = entry.get("schedule")
+    if named is not None:
+        return bool(named == schedule.name)
+    return entry.get("trigger") != "cron" and runs_same_thing(schedule, entry)
+
+
+def covered_occurrence(schedule: Schedule, entry: Entry) -> datetime | None:
+    """The occurrence (UTC) that run ``entry`` covers, if any (see the module doc)."""
+    started = instant(entry.get("started"))
+    if started is None or not belongs(schedule, entry):
+        return None
+    if entry.get("schedule") == schedule.name and (explicit := instant(entry.get("occurrence"))):
+        return explicit
+    occurrence = previous_occurrence(schedule, started)
+    if occurrence is None:
+        return None
+    if entry.get("trigger") == "cron" or started < occurrence.end:
+        return occurrence.at
+    return None
+
+
+def _last_run(schedule: Schedule, entry: Entry) -> LastRun:
+    return LastRun(
+        id=str(entry.get("id")),
+        result=entry.get("result"),
+        started=instant(entry.get("started")) or datetime.min.replace(tzinfo=UTC),
+        by=str(entry.get("trigger") or "operator"),
+        covers=covered_occurrence(schedule, entry),
+    )
+
+
+def latest_covered(schedule: Schedule, runs: Sequence[Entry]) -> datetime | None:
+    """The latest occurrence any of ``runs`` (chain order) covers."""
+    latest: datetime | None = None
+    for entry in reversed(runs):
+        started = instant(entry.get("started"))
+        if latest is not None and started is not None and started < latest:
+            break  # an earlier start cannot cover a later occurrence
+        covered = covered_occurrence(schedule, entry)
+        if covered is not None and (latest is None or covered > latest):
+            latest = covered
+    return latest
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What ``status`` decides from."""
+
+    schedule: Schedule
+    freezes: Sequence[FreezePeriod]
+    now: datetime
+    lookback: timedelta
+    current: Occurrence | None
+    covered: datetime | None
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """What ``_decide`` concluded (the parts of ``DueStatus`` that depend on the state)."""
+
+    state: State
+    due: Occurrence | None = None
+    catch_up: bool = False
+    run_until: datetime | None = None
+    missed_since: datetime | None = None
+    frozen: FreezePeriod | None = None
+
+
+def _missed(facts: _Facts, low: datetime, high: datetime, *, last: bool) -> Occurrence | None:
+    """The first (or ``last``) unfrozen occurrence in ``[low, high]`` whose window is over."""
+    span = timedelta(days=1)
+    while True:
+        lo, hi = (max(low, high - span), high) if last else (low, min(high, low + span))
+        found = [
+            o
+            for o in occurrences(facts.schedule, lo, hi + timedelta(microseconds=1))
+            if o.end <= facts.now and frozen_by(facts.freezes, o) is None
+        ]
+        if found:
+            return found[-1] if last else found[0]
+        if (lo <= low) if last else (hi >= high):
+            return None
+        span *= 4
+
+
+def _decide(facts: _Facts) -> _Decision:
+    current, now, schedule = facts.current, facts.now, facts.schedule
+    nothing = _Decision("ok" if facts.covered else "never-run")
+    if current is None or (facts.covered is not None and facts.covered >= current.at):
+        return nothing
+    if now < current.end:
+        frozen = frozen_by(facts.freezes, current)
+        return _Decision("frozen" if frozen else "due", current, False, current.end, None, frozen)
+    low = now - facts.lookback
+    if facts.covered is not None:
+        low = max(low, facts.covered + timedelta(microseconds=1))
+    latest = _missed(facts, low, current.at, last=True)
+    if latest is None:
+        return nothing
+    if facts.covered is None and (schedule.window is not None or schedule.missed == "skip"):
+        return nothing
+    first = _missed(facts, low, current.at, last=False) if facts.covered is not None else None
+    since = first.at if first is not None else None
+    if schedule.missed == "skip":
+        return _Decision("missed", missed_since=since)
+    frozen = frozen_during(facts.freezes, now, now + schedule.length)
+    state: State = "frozen" if frozen else ("overdue" if facts.covered is not None else "never-run")
+    return _Decision(state, latest, True, now + schedule.length, since, frozen)
+
+
+def status(
+    schedule: Schedule,
+    history: Sequence[Entry],
+    now: datetime,
+    *,
+    freezes: Sequence[FreezePeriod] = (),
+    lookback: timedelta = DEFAULT_LOOKBACK,
+) -> DueStatus:
+    """Where ``schedule`` stands at ``now`` (aware), given index entries in chain order."""
+    now = now.astimezone(UTC)
+    runs = [
+        e
+        for e in history
+        if belongs(schedule, e) and (started := instant(e.get("started"))) and started <= now
+    ]
+    current = previous_occurrence(schedule, now, horizon=lookback)
+    facts = _Facts(schedule, freezes, now, lookback, current, latest_covered(schedule, runs))
+    decided = _decide(facts)
+    upcoming = next_occurrence(schedule, now)
+    return DueStatus(
+        schedule=schedule.name,
+        kind="routine" if schedule.routine is not None else "window",
+        state=decided.state,
+        due=decided.due,
+        catch_up=decided.catch_up,
+        run_until=decided.run_until,
+        missed_since=decided.missed_since,
+        frozen=decided.frozen,
+        next=upcoming,
+        next_frozen=frozen_by(freezes, upcoming) if upcoming else None,
+        last_run=_last_run(schedule, runs[-1]) if runs else None,
+        covered=facts.covered,
+    )
