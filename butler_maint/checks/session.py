@@ -109,6 +109,18 @@ def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
+def context_for(
+    root: Path, checklist: Checklist, hosts: list[HostInfo], options: SshOptions
+) -> Context:
+    """How one run executes, redacts and runs testinfra modules (relative to ``root``)."""
+    return Context(
+        executor_for(options),
+        redactor_for(checklist, hosts),
+        REGISTRY,
+        testinfra=lambda host, module: run_testinfra(host, root / module, options),
+    )
+
+
 @dataclass(frozen=True)
 class CheckRun:
     """The outcome of running and recording one checklist."""
@@ -147,12 +159,7 @@ def run_and_record(
     checklist = load_checklist(request.checklist_file).model
     hosts = request.inventory.select(checklist.hosts, request.limit)
     options = ssh_options(request.config.ssh, request.root, request.accept_new_host_keys)
-    ctx = Context(
-        executor_for(options),
-        redactor_for(checklist, hosts),
-        REGISTRY,
-        testinfra=lambda host, module: run_testinfra(host, request.root / module, options),
-    )
+    ctx = context_for(request.root, checklist, hosts, options)
     attest = Attestation(request.operator, request.interactive, ask)
     started = datetime.now(UTC)
     signum: int | None = None

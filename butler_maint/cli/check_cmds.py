@@ -15,6 +15,7 @@ import yaml
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, pass_app
 from butler_maint.errors import ContentError, ExitCode, Location
+from butler_maint.model.content import checklist_path
 
 FAILING = ("fail", "error", "unreachable")
 ORDER = {"fail": 0, "error": 1, "unreachable": 2, "pending": 3, "pass": 4, "skipped": 5}
@@ -22,11 +23,7 @@ ORDER = {"fail": 0, "error": 1, "unreachable": 2, "pending": 3, "pass": 4, "skip
 
 def find_checklist(app: App, name: str) -> Path:
     """A checklist by name (``checklists/NAME.yaml``) or by path."""
-    for candidate in (
-        Path(name),
-        app.root / "checklists" / f"{name}.yaml",
-        app.root / "checklists" / f"{name}.yml",
-    ):
+    for candidate in (Path(name), checklist_path(app.root, name)):
         if candidate.is_file():
             return candidate
     raise ContentError.at(

@@ -72,6 +72,15 @@ def load_freeze_file(path: Path) -> Loaded[FreezeFile]:
     return load_model(FreezeFile, path)
 
 
+def checklist_path(root: Path, name: str) -> Path:
+    """The file of checklist ``name`` in the repo at ``root`` (``.yaml`` or ``.yml``)."""
+    for suffix in YAML_SUFFIXES:
+        candidate = root / "checklists" / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return root / "checklists" / f"{name}.yaml"
+
+
 def content_files(directory: Path) -> list[Path]:
     """The YAML files directly in ``directory``, sorted; none if it does not exist."""
     if not directory.is_dir():

@@ -1,0 +1,237 @@
+"""``butler-maint play``: run a playbook through ansible-runner, show it live, record it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from butler_maint.cli import cli
+from butler_maint.cli.context import App, pass_app
+from butler_maint.errors import ContentError, ExitCode, Location
+
+if TYPE_CHECKING:
+    from butler_maint.playbooks import PlayOutcome
+    from butler_maint.playbooks.events import Update
+
+RECAP = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
+
+
+def find_playbook(app: App, name: str) -> Path:
+    """A playbook by path, or by name in ``playbooks/`` (``.yml``/``.yaml`` optional)."""
+    base = app.root / "playbooks"
+    for candidate in (Path(name), base / name, base / f"{name}.yml", base / f"{name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise ContentError.at(Location(name), f"no playbook {name!r} (looked in {base})")
+
+
+def _serial(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+    from butler_maint.playbooks.plays import check_serial
+
+    if value is None:
+        return None
+    try:
+        return check_serial(value)
+    except ValueError as ex:
+        raise click.BadParameter(str(ex)) from None
+
+
+@cli.command()
+@click.argument("playbook")
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="Inventory (default: `inventory` of butler.yaml).",
+)
+@click.option("--limit", help="Further limit hosts (Ansible pattern, as ansible-playbook --limit).")
+@click.option("--check", is_flag=True, help="Ansible check mode: change nothing; a dry run.")
+@click.option("--diff", is_flag=True, help="Have modules report the changes they make.")
+@click.option(
+    "-e",
+    "--extra-vars",
+    "extra_vars",
+    multiple=True,
+    metavar="VARS",
+    help="key=value pairs, a YAML/JSON mapping, or @file, as ansible-playbook -e (repeatable).",
+)
+@click.option(
+    "--vault-password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Vault password for the inventory and the playbook (vault values are masked).",
+)
+@click.option("--forks", type=click.IntRange(1, 1000), help="Parallel hosts (default 20).")
+@click.option(
+    "--serial",
+    callback=_serial,
+    help="Batch size for every play: a count or a percentage such as 25%.",
+)
+@click.option(
+    "--max-fail-percentage",
+    type=click.FloatRange(0, 100),
+    help="Abort a play when more than this percentage of a batch failed.",
+)
+@click.option("--operator", help="Who runs this (default user@host), recorded in the evidence.")
+@click.option(
+    "--accept-new-host-keys",
+    is_flag=True,
+    help="Trust unknown SSH host keys and add them to the project known_hosts. "
+    "Changed keys are always rejected.",
+)
+@pass_app
+def play(
+    app: App,
+    playbook: str,
+    inventory_path: Path | None,
+    limit: str | None,
+    check: bool,
+    diff: bool,
+    extra_vars: tuple[str, ...],
+    vault_password_file: Path | None,
+    forks: int | None,
+    serial: int | str | None,
+    max_fail_percentage: float | None,
+    operator: str | None,
+    accept_new_host_keys: bool,
+) -> None:
+    """Run PLAYBOOK (a path, or a name in playbooks/) with ansible-playbook.
+
+    Host keys are checked against the project known_hosts as for checklists; pipelining
+    and ControlPersist are on. One evidence report records the per-host recap and every
+    task's result per host; --check runs are recorded as dry runs. Exit 0 when no host
+    failed or was unreachable, 1 otherwise, 2 on bad input, 130/143 when interrupted.
+    """
+    from butler_maint.evidence.provenance import operator_identity
+    from butler_maint.inventory import Inventory
+    from butler_maint.playbooks import PlayRequest, cancel_on_signals, play_and_record
+
+    config = app.config
+    request = PlayRequest(
+        root=app.root,
+        config=config,
+        playbook=find_playbook(app, playbook),
+        inventory=Inventory.load(
+            [inventory_path or app.path(config.inventory)], vault_password_file=vault_password_file
+        ),
+        limit=limit,
+        check=check,
+        diff=diff,
+        extra_vars=extra_vars,
+        vault_password_file=vault_password_file,
+        forks=forks,
+        serial=serial,
+        max_fail_percentage=max_fail_percentage,
+        operator=operator_identity(operator),
+        accept_new_host_keys=accept_new_host_keys,
+    )
+    view = _View(sys.stderr.isatty())
+    try:
+        with cancel_on_signals() as cancel:
+            outcome = play_and_record(
+                request, cancel=cancel, on_update=view.update, on_start=view.start
+            )
+    finally:
+        view.close()
+    _report(outcome, check)
+    raise SystemExit(_exit_code(outcome))
+
+
+def _exit_code(outcome: PlayOutcome) -> int:
+    if outcome.interrupted_by is not None:
+        return 128 + int(outcome.interrupted_by)
+    if outcome.bad_input:
+        return int(ExitCode.USAGE)
+    if outcome.error or outcome.failed_hosts:
+        return int(ExitCode.FAILED)
+    return int(ExitCode.OK)
+
+
+class _View:
+    """A live line on a terminal (task, hosts done, failures); plain task lines otherwise."""
+
+    def __init__(self, live: bool) -> None:
+        self.fancy = live
+        self.total, self.task, self.done = 0, "", 0
+        self.failures = 0
+        self.seen: set[str] = set()
+        self.live: Any = None
+
+    def start(self, total: int) -> None:
+        self.total = total
+        if self.fancy:
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(
+                get_renderable=self._line,
+                console=Console(stderr=True),
+                transient=True,
+                refresh_per_second=8,
+            )
+            self.live.start()
+
+    def update(self, update: Update) -> None:
+        from butler_maint.playbooks.events import Notice, TaskStarted
+
+        if isinstance(update, TaskStarted):
+            self.task, self.done = update.name, 0
+            if self.live is None:
+                click.echo(f"TASK [{update.name}]", err=True)
+        elif isinstance(update, Notice):
+            if update.kind in ("warning", "error") and update.text not in self.seen:
+                self.seen.add(update.text)
+                self._echo(update.text)
+        else:
+            self.done += 1
+            self.failures += update.status in ("fail", "unreachable")
+
+    def _line(self) -> Any:
+        from rich.text import Text
+
+        if not self.task:
+            return Text(f"starting ansible-playbook on {self.total} host(s)")
+        failures = f", failures so far: {self.failures}" if self.failures else ""
+        return Text(f"TASK [{self.task}]  hosts done {self.done}/{self.total}{failures}")
+
+    def _echo(self, text: str) -> None:
+        if self.live is not None:
+            self.live.console.print(text, markup=False, highlight=False)
+        else:
+            click.echo(text, err=True)
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def _report(outcome: PlayOutcome, check: bool) -> None:
+    hosts = outcome.step.hosts
+    width = max([len(h) for h in hosts] + [4])
+    if hosts:
+        click.echo(f"{'HOST':<{width}}  " + "  ".join(k.upper() for k in RECAP))
+        for host, stats in hosts.items():
+            cells = "  ".join(f"{getattr(stats, k):>{len(k)}}" for k in RECAP)
+            click.echo(f"{host:<{width}}  {cells}")
+    for result in outcome.step.results:
+        if result.status in ("fail", "unreachable"):
+            message = f"  {result.message}" if result.message else ""
+            click.echo(f"{result.status.upper()}  {result.host}  {result.check}{message}")
+    for warning in outcome.warnings:
+        click.echo(f"play: warning: {warning}", err=True)
+    if outcome.error:
+        click.echo(f"play: error: {outcome.error}", err=True)
+    failed = len(outcome.failed_hosts)
+    dry = " (check mode: dry run)" if check else ""
+    click.echo(
+        f"play: {outcome.hosts} host(s), {failed} failed or unreachable, "
+        f"ansible {outcome.status} (rc {outcome.rc}){dry}",
+        err=True,
+    )
+    click.echo(f"evidence: {outcome.written.path} ({outcome.written.id})", err=True)
+    if outcome.interrupted_by is not None:
+        click.echo(f"play: interrupted by signal {outcome.interrupted_by}", err=True)

@@ -1,0 +1,158 @@
+"""``window run``, ``window approve`` and ``run-due``: the calendar put to work."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from butler_maint.cli import cli
+from butler_maint.cli.context import App, pass_app
+from butler_maint.errors import ButlerError, ExitCode
+
+if TYPE_CHECKING:
+    from butler_maint.inventory import Inventory
+
+CRONTAB_HELP = """Made for cron, e.g. every 5 minutes:
+
+\b
+    */5 * * * * cd /srv/maintenance && butler-maint run-due
+
+Quiet when everything due passed; exit 1 (with a line per problem) when a run failed,
+errored or was refused, 3 when another run-due holds the lock."""
+
+
+def _now(at: str | None) -> datetime:
+    from butler_maint.evidence.index import parse_when
+
+    now = datetime.now(UTC)
+    if at is None:
+        return now
+    try:
+        return parse_when(at, now)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from None
+
+
+def _inventory(app: App, path: Path | None) -> Inventory:
+    from butler_maint.inventory import Inventory
+
+    return Inventory.load([path or app.path(app.config.inventory)])
+
+
+@cli.group()
+def window() -> None:
+    """Run and approve maintenance windows (schedules with `window:`)."""
+
+
+@window.command("run")
+@click.argument("name")
+@click.option("--dry-run", is_flag=True, help="Checks run for real, playbooks in check mode.")
+@click.option("--override", is_flag=True, help="Run although a freeze covers the window.")
+@click.option("--reason", help="Why the freeze is overridden (required with --override).")
+@click.option("--occurrence", help="The occurrence this run is for (default: the open one).")
+@click.option("-i", "--inventory", "inventory_path", type=click.Path(exists=True, path_type=Path))
+@click.option("--limit", help="Further limit hosts (Ansible pattern).")
+@click.option("--operator", help="Who runs this (default user@host).")
+@pass_app
+def window_run(
+    app: App,
+    name: str,
+    dry_run: bool,
+    override: bool,
+    reason: str | None,
+    occurrence: str | None,
+    inventory_path: Path | None,
+    limit: str | None,
+    operator: str | None,
+) -> None:
+    """Run window NAME now: its steps in order, in batches of `serial` hosts.
+
+    Stops starting batches at the window's end or when `max_fail_percentage` is
+    exceeded (the rest is recorded `not_run` with the reason). A frozen window runs
+    only with --override --reason TEXT; a window that requires approval only when
+    someone else approved the occurrence. Writes one evidence report.
+    """
+    from butler_maint.checks import session
+    from butler_maint.evidence.provenance import operator_identity
+    from butler_maint.windows.plan import window_request
+    from butler_maint.windows.playbook_step import playbook_runner
+    from butler_maint.windows.run import run_window
+
+    if override != bool(reason):
+        raise click.UsageError("--override and --reason TEXT go together")
+    request = window_request(
+        app.root, app.config, name, now=datetime.now(UTC),
+        occurrence=_now(occurrence) if occurrence else None,
+        inventory=_inventory(app, inventory_path),
+        operator=operator_identity(operator), dry_run=dry_run, override_reason=reason, limit=limit,
+    )  # fmt: skip
+    play = playbook_runner(app.root, app.config, request.inventory, request.operator,
+                           request.trigger)  # fmt: skip
+    with session.interruptible():
+        outcome = run_window(request, play=play, on_batch=_batch)
+    written = outcome.written
+    click.echo(f"window {name}: {written.result} (evidence: {written.path})", err=True)
+    if outcome.interrupted_by is not None:
+        raise SystemExit(128 + outcome.interrupted_by)
+    if written.result != "pass":
+        raise SystemExit(ExitCode.FAILED)
+
+
+def _batch(number: int, hosts: list[str]) -> None:
+    click.echo(f"batch {number}: {', '.join(hosts)}", err=True)
+
+
+@window.command("approve")
+@click.argument("name")
+@click.option(
+    "--occurrence", required=True, help="The occurrence approved (e.g. 2026-11-29T01:00Z)."
+)
+@click.option("--by", "by", help="Who approves (default user@host).")
+@click.option("--note", help="A note, e.g. the change ticket.")
+@pass_app
+def window_approve(app: App, name: str, occurrence: str, by: str | None, note: str | None) -> None:
+    """Approve one occurrence of window NAME (four eyes: the operator must differ)."""
+    from butler_maint.evidence import EvidenceStore
+    from butler_maint.evidence.provenance import operator_identity
+    from butler_maint.schedule.calendar import load_schedules
+    from butler_maint.windows.approvals import approve
+
+    schedules = {s.schedule.name: s.schedule for s in load_schedules(app.root)}
+    if name not in schedules or schedules[name].window is None:
+        raise ButlerError(f"no window named {name!r} in {app.root / 'schedules'}")
+    store = EvidenceStore.for_project(app.root, app.config.evidence)
+    path = approve(store, name, _now(occurrence), operator_identity(by), note=note,
+                   now=datetime.now(UTC))  # fmt: skip
+    click.echo(f"approved: {path}", err=True)
+
+
+@cli.command("run-due", epilog=CRONTAB_HELP)
+@click.option("--at", "at", help="Act as if it were this time (ISO time or date; UTC default).")
+@click.option("-i", "--inventory", "inventory_path", type=click.Path(exists=True, path_type=Path))
+@click.option("--operator", help="Identity recorded (default user@host).")
+@pass_app
+def run_due_cmd(
+    app: App, at: str | None, inventory_path: Path | None, operator: str | None
+) -> None:
+    """Run every due occurrence not yet recorded in the evidence, once each."""
+    from butler_maint.checks import session
+    from butler_maint.evidence.provenance import operator_identity
+    from butler_maint.windows.due_runner import DueContext, Interrupted, run_due
+
+    inventory = _inventory(app, inventory_path)
+    ctx = DueContext(app.root, app.config, inventory, operator_identity(operator))
+    try:
+        with session.interruptible():
+            done = run_due(ctx, _now(at))
+    except Interrupted as stop:
+        click.echo(f"run-due: {stop}", err=True)
+        raise SystemExit(128 + stop.signum) from None
+    problems = [d for d in done if not d.ok]
+    for d in problems:
+        what = f"report {d.report_id}" if d.report_id else d.message
+        click.echo(f"run-due: {d.schedule} ({d.occurrence}): {d.result}: {what}", err=True)
+    if problems:
+        raise SystemExit(ExitCode.FAILED)

@@ -1,0 +1,256 @@
+"""How ansible-playbook connects: the environment and ssh arguments given to the runner.
+
+The SSH checks and playbooks share one host-key policy: Ansible's ``ssh`` connection
+(OpenSSH, not paramiko, which reads only ``~/.ssh/known_hosts``) with the project
+known_hosts first, ``StrictHostKeyChecking=yes`` (``accept-new`` with
+``--accept-new-host-keys``) and host key checking on.
+
+The user's own settings (``ansible.cfg`` found the way ansible finds it, and ``ANSIBLE_*``
+environment variables) are respected, except where they would weaken host-key
+checking; then they are overridden and a warning says so:
+
+- ``host_key_checking = False`` (cfg, environment or inventory vars): checking stays on;
+- ``ssh_args``: kept, after ours; OpenSSH takes the first value of an option, so their
+  ``StrictHostKeyChecking``/``UserKnownHostsFile`` cannot override ours;
+- ``transport = paramiko``: replaced by ``ssh``.
+Hosts that set ``ansible_ssh_args`` (which would replace ours entirely) or use the
+paramiko connection are refused: see :func:`refusals`.
+
+Defaults applied only where the user set nothing: pipelining on, ``ControlMaster=auto``
+with ``ControlPersist=60s``, control sockets in the run's own directory (so the masters
+can be stopped when the run ends), ``ANSIBLE_TIMEOUT`` from ``ssh.connect_timeout``.
+``ANSIBLE_HOME`` is left alone so the user's collections and roles are found;
+ansible's local temp goes to the run directory.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import shlex
+import stat
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from butler_maint.executors.ssh import SshOptions
+from butler_maint.inventory import HostInfo
+
+_TRUE = frozenset({"yes", "on", "1", "true", "y", "t"})
+_FALSE = frozenset({"no", "off", "0", "false", "n", "f"})
+HOST_KEY_OPTIONS = ("stricthostkeychecking", "userknownhostsfile", "globalknownhostsfile")
+PERSIST = ("-o", "ControlMaster=auto", "-o", "ControlPersist=60s")
+_PARAMIKO = frozenset({"paramiko", "paramiko_ssh", "ansible.builtin.paramiko_ssh"})
+
+
+@dataclass(frozen=True)
+class UserSettings:
+    """What the user's ansible.cfg and environment say about connections."""
+
+    cfg: Path | None = None
+    host_key_checking: bool | None = None
+    ssh_args: str | None = None
+    transport: str | None = None
+    pipelining: bool = False  # whether the user chose pipelining (either way)
+    control_path: bool = False  # whether the user chose where control sockets live
+    timeout: bool = False  # whether the user chose the connection timeout
+
+
+def find_ansible_cfg(cwd: Path, environ: Mapping[str, str]) -> Path | None:
+    """The ansible.cfg ansible would read, in its order: ANSIBLE_CONFIG, ./, ~/, /etc."""
+    candidates: list[Path] = []
+    if given := environ.get("ANSIBLE_CONFIG"):
+        path = Path(given).expanduser()
+        candidates.append(path / "ansible.cfg" if path.is_dir() else path)
+    if not _world_writable(cwd):  # ansible ignores a cfg in a world-writable directory
+        candidates.append(cwd / "ansible.cfg")
+    candidates += [Path("~/.ansible.cfg").expanduser(), Path("/etc/ansible/ansible.cfg")]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def _world_writable(path: Path) -> bool:
+    try:
+        return bool(path.stat().st_mode & stat.S_IWOTH)
+    except OSError:
+        return True
+
+
+def read_user_settings(cwd: Path, environ: Mapping[str, str]) -> UserSettings:
+    """The connection settings of the user's ansible.cfg, overridden by their environment."""
+    cfg = find_ansible_cfg(cwd, environ)
+    ini = _read_ini(cfg)
+
+    def pick(env: tuple[str, ...], keys: tuple[tuple[str, str], ...]) -> str | None:
+        found = [environ[name] for name in env if name in environ]
+        found += [ini.get(section, key) for section, key in keys if ini.has_option(section, key)]
+        return next((value for value in found if value is not None), None)
+
+    checking = pick(
+        ("ANSIBLE_HOST_KEY_CHECKING", "ANSIBLE_SSH_HOST_KEY_CHECKING"),
+        (("defaults", "host_key_checking"), ("ssh_connection", "host_key_checking")),
+    )
+    pipelining = pick(
+        ("ANSIBLE_PIPELINING", "ANSIBLE_SSH_PIPELINING"),
+        (
+            ("defaults", "pipelining"),
+            ("connection", "pipelining"),
+            ("ssh_connection", "pipelining"),
+        ),
+    )
+    control = pick(
+        ("ANSIBLE_SSH_CONTROL_PATH", "ANSIBLE_SSH_CONTROL_PATH_DIR"),
+        (("ssh_connection", "control_path"), ("ssh_connection", "control_path_dir")),
+    )
+    return UserSettings(
+        cfg=cfg,
+        host_key_checking=None if checking is None else to_bool(checking),
+        ssh_args=pick(("ANSIBLE_SSH_ARGS",), (("ssh_connection", "ssh_args"),)),
+        transport=pick(("ANSIBLE_TRANSPORT",), (("defaults", "transport"),)),
+        pipelining=pipelining is not None,
+        control_path=control is not None,
+        timeout=pick(("ANSIBLE_TIMEOUT",), (("defaults", "timeout"),)) is not None,
+    )
+
+
+def _read_ini(path: Path | None) -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser(
+        strict=False, inline_comment_prefixes=(";",), allow_no_value=True
+    )
+    if path is not None:
+        # An unreadable cfg is reported by ansible itself when it starts.
+        with contextlib.suppress(configparser.Error, OSError, UnicodeDecodeError):
+            parser.read(path, encoding="utf-8")
+    return parser
+
+
+def to_bool(value: object) -> bool | None:
+    """A boolean read the way ansible reads one (None when it is not one)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Environment for the runner and the warnings about settings we overrode."""
+
+    env: dict[str, str]
+    warnings: tuple[str, ...]
+
+
+def connection_env(
+    options: SshOptions, user: UserSettings, run_dir: Path, control_dir: Path
+) -> Connection:
+    """The ``ANSIBLE_*`` environment of a run; ``run_dir`` holds temp files and sockets."""
+    warnings: list[str] = []
+    where = str(user.cfg) if user.cfg else "the environment"
+    if user.host_key_checking is False:
+        warnings.append(f"{where} disables host_key_checking: overridden, host keys are checked")
+    if user.ssh_args and _mentions_host_keys(user.ssh_args):
+        warnings.append(
+            f"ssh_args in {where} set host-key options: ignored, the project known_hosts "
+            "and StrictHostKeyChecking come first"
+        )
+    env = {
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_SSH_HOST_KEY_CHECKING": "True",  # either name may be the one ansible reads
+        "ANSIBLE_SSH_ARGS": ssh_args(options, user.ssh_args),
+        "ANSIBLE_LOCAL_TEMP": str(run_dir / "tmp"),
+        "ANSIBLE_NOCOLOR": "True",
+        "ANSIBLE_FORCE_COLOR": "False",
+        "LC_ALL": "C.UTF-8",
+    }
+    if user.transport is not None and user.transport.strip().lower() in _PARAMIKO:
+        warnings.append(f"{where} sets transport = {user.transport}: using ssh (host keys)")
+        env["ANSIBLE_TRANSPORT"] = "ssh"
+    if not user.pipelining:
+        env["ANSIBLE_PIPELINING"] = "True"
+    if not user.control_path:
+        env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(control_dir)
+    if not user.timeout:
+        env["ANSIBLE_TIMEOUT"] = str(max(1, round(options.connect_timeout)))
+    return Connection(env, tuple(warnings))
+
+
+def ssh_args(options: SshOptions, user_args: str | None) -> str:
+    """``ssh_args``: our host-key options first, then the user's (or ControlPersist)."""
+    user_files = [options.project_known_hosts]
+    global_files: list[Path] = []
+    for path in options.trusted_known_hosts:
+        (global_files if path.is_absolute() else user_files).append(path.expanduser())
+    strict = "accept-new" if options.accept_new else "yes"
+    args = [
+        "-o", f"UserKnownHostsFile={_ssh_paths(user_files)}",
+        "-o", f"GlobalKnownHostsFile={_ssh_paths(global_files) if global_files else '/dev/null'}",
+        "-o", f"StrictHostKeyChecking={strict}",
+    ]  # fmt: skip
+    if options.keepalive:
+        args += ["-o", f"ServerAliveInterval={max(1, round(options.keepalive))}"]
+    theirs = shlex.split(user_args) if user_args else list(PERSIST)
+    return shlex.join(args + theirs)
+
+
+def _ssh_paths(paths: Iterable[Path]) -> str:
+    """Paths for an ssh option value: double-quoted, ``%`` escaped (ssh expands tokens)."""
+    return " ".join('"' + str(p).replace("%", "%%") + '"' for p in paths)
+
+
+def _mentions_host_keys(args: str) -> bool:
+    text = args.lower()
+    return any(option in text for option in HOST_KEY_OPTIONS)
+
+
+def refusals(hosts: Iterable[HostInfo]) -> list[str]:
+    """Why these hosts cannot run with the project's host-key policy (empty when they can)."""
+    replaced = sorted(h.name for h in hosts if h.vars.get("ansible_ssh_args") is not None)
+    paramiko = sorted(
+        h.name for h in hosts if str(h.vars.get("ansible_connection") or "") in _PARAMIKO
+    )
+    problems = []
+    if replaced:
+        problems.append(
+            f"{_names(replaced)}: ansible_ssh_args would replace butler-maint's host-key "
+            "options; put those options in ansible_ssh_common_args instead"
+        )
+    if paramiko:
+        problems.append(
+            f"{_names(paramiko)}: the paramiko connection does not use the project "
+            "known_hosts; use ansible_connection=ssh"
+        )
+    return problems
+
+
+def host_warnings(hosts: Iterable[HostInfo]) -> list[str]:
+    """Inventory vars that try to weaken host-key checking (they are overridden)."""
+    chosen = list(hosts)
+    off = sorted(
+        h.name
+        for h in chosen
+        if any(
+            to_bool(h.vars.get(name)) is False
+            for name in ("ansible_host_key_checking", "ansible_ssh_host_key_checking")
+        )
+    )
+    extra = sorted(
+        h.name
+        for h in chosen
+        if any(
+            _mentions_host_keys(str(h.vars.get(name) or ""))
+            for name in ("ansible_ssh_common_args", "ansible_ssh_extra_args")
+        )
+    )
+    warnings = []
+    if off:
+        warnings.append(f"{_names(off)}: host key checking disabled in inventory: overridden")
+    if extra:
+        warnings.append(
+            f"{_names(extra)}: host-key options in ssh common/extra args: ignored, "
+            "the project known_hosts and StrictHostKeyChecking come first"
+        )
+    return warnings
+
+
+def _names(names: list[str], shown: int = 5) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more

@@ -1,0 +1,1 @@
+"""Maintenance windows and scheduled runs: `window run`, `window approve`, `run-due`."""

@@ -1,0 +1,65 @@
+"""Which occurrence an operator's ``window run`` is for, and until when it may start batches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from butler_maint.errors import ButlerError
+from butler_maint.evidence import Trigger
+from butler_maint.inventory import Inventory
+from butler_maint.model.config import ProjectConfig
+from butler_maint.schedule.calendar import Scheduled, load_schedules
+from butler_maint.schedule.occurrences import Occurrence, occurrences, previous_occurrence
+from butler_maint.windows.run import WindowRequest
+
+
+def find_window(root: Path, name: str) -> Scheduled:
+    """The window schedule called ``name``."""
+    for scheduled in load_schedules(root):
+        if scheduled.schedule.name == name:
+            if scheduled.schedule.window is None:
+                raise ButlerError(f"{name} is a routine, not a window: use `butler-maint check`")
+            return scheduled
+    raise ButlerError(f"no window named {name!r} in {root / 'schedules'}")
+
+
+def window_request(
+    root: Path,
+    config: ProjectConfig,
+    name: str,
+    *,
+    now: datetime,
+    occurrence: datetime | None,
+    inventory: Inventory,
+    operator: str,
+    dry_run: bool = False,
+    override_reason: str | None = None,
+    limit: str | None = None,
+) -> WindowRequest:
+    """An operator's run now: for ``occurrence`` if named, else the open one, if any.
+
+    Inside the occurrence's window the run ends with it; outside (early, late or ad hoc)
+    it gets the window's full duration from now.
+    """
+    scheduled = find_window(root, name)
+    schedule = scheduled.schedule
+    if occurrence is not None:
+        around = occurrences(schedule, occurrence, occurrence + schedule.length)
+        if not around or around[0].at != occurrence:
+            raise ButlerError(f"{occurrence.isoformat()} is not an occurrence of window {name}")
+        current: Occurrence | None = around[0]
+    else:
+        current = previous_occurrence(schedule, now)
+        if current is not None and now >= current.end:
+            current = None
+    inside = current is not None and current.at <= now < current.end
+    end = current.end if inside and current is not None else now + schedule.length
+    at = current.at if current is not None else None
+    return WindowRequest(
+        root=root, config=config, schedule=schedule, freezes=scheduled.freezes,
+        inventory=inventory, operator=operator,
+        trigger=Trigger(by="operator", schedule=name, occurrence=at),
+        start=now, end=end, occurrence=at, dry_run=dry_run,
+        override_reason=override_reason, limit=limit,
+    )  # fmt: skip

@@ -1,0 +1,311 @@
+"""Maintenance windows and run-due against real hosts: batches, failure threshold,
+freezes and overrides, four-eyes approval, idempotent cron runs and the run-due lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from butler_maint.cli import cli
+from butler_maint.evidence import EvidenceStore
+from butler_maint.evidence.index import read_entries
+
+pytestmark = pytest.mark.integration
+BUTLER = str(Path(sys.executable).parent / "butler-maint")
+
+HEALTH = """checklist: health
+hosts: linux
+checks:
+  - id: healthy
+    file: {path: "{{ sandbox }}/healthy"}
+"""
+
+
+def window_doc(**extra: object) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "window": "patch", "timezone": "UTC", "every": "0 2 * * *", "duration": "3h",
+        "hosts": "linux", "steps": [{"checklist": "health"}],
+    }  # fmt: skip
+    doc.update(extra)
+    return doc
+
+
+def repo(tmp_path: Path, fleet, schedule: dict[str, object], broken: set[str] = set()) -> Path:  # type: ignore[no-untyped-def]  # noqa: B006
+    root = tmp_path / "content"
+    for sub in ("checklists", "schedules", "inventories"):
+        (root / sub).mkdir(parents=True)
+    (root / "checklists" / "health.yaml").write_text(HEALTH)
+    name = str(schedule.get("window") or schedule.get("routine"))
+    (root / "schedules" / f"{name}.yaml").write_text(yaml.safe_dump(schedule))
+    python = {name: {"ansible_python_interpreter": "/usr/bin/python3"} for name in fleet.hosts}
+    fleet.write_inventory(root / "inventories" / "hosts.yml", group="linux", extra_vars=python)
+    settings = {"known_hosts": str(fleet.known_hosts), "system_known_hosts": False}
+    (root / "butler.yaml").write_text(
+        yaml.safe_dump({"inventory": "inventories/hosts.yml", "ssh": settings})
+    )
+    for host in fleet.hosts.values():
+        if host.name not in broken:
+            (host.sandbox / "healthy").write_text("ok\n")
+    return root
+
+
+def butler(root: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["-C", str(root), *args])
+
+
+def latest(root: Path):  # type: ignore[no-untyped-def]
+    return EvidenceStore(root / "evidence").load("latest")
+
+
+def test_batches_stop_when_max_fail_percentage_is_exceeded(
+    sshd_fleet_factory, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    fleet = sshd_fleet_factory(10)
+    root = repo(tmp_path, fleet, window_doc(serial="2", max_fail_percentage=20),
+                broken={"host02", "host04", "host05"})  # fmt: skip
+    result = butler(root, "window", "run", "patch")
+    assert result.exit_code == 1, result.output
+    for number, pair in enumerate(["host01, host02", "host03, host04", "host05, host06"], 1):
+        assert f"batch {number}: {pair}" in result.stderr
+    assert "batch 4" not in result.stderr
+    report = latest(root)
+    assert report.kind == "window" and report.result == "fail"
+    by_host = {r.host: r for r in report.steps[0].results}
+    assert {h for h, r in by_host.items() if r.status == "fail"} == {"host02", "host04", "host05"}
+    assert {h for h, r in by_host.items() if r.status == "pass"} == {"host01", "host03", "host06"}
+    not_run = {h: r for h, r in by_host.items() if r.status == "not_run"}
+    assert set(not_run) == {"host07", "host08", "host09", "host10"}
+    reason = not_run["host07"].message or ""
+    assert "max_fail_percentage 20 exceeded: 3 of 10 hosts failed" in reason
+    assert report.trigger.by == "operator" and report.trigger.schedule == "patch"
+
+
+def test_no_batch_starts_after_the_window_ends(sshd_fleet_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from butler_maint.cli.context import App
+    from butler_maint.inventory import Inventory
+    from butler_maint.windows.plan import window_request
+    from butler_maint.windows.run import run_window
+
+    fleet = sshd_fleet_factory(4)
+    root = repo(tmp_path, fleet, window_doc(serial="1"))
+    app = App.locate(str(root))
+    now = datetime.now(UTC)
+    request = window_request(
+        root, app.config, "patch", now=now, occurrence=None,
+        inventory=Inventory.load([root / "inventories" / "hosts.yml"]), operator="op@x",
+    )  # fmt: skip
+    ticks = iter([now, now, now + timedelta(hours=1), now + timedelta(hours=4)])
+
+    def clock() -> datetime:
+        return next(ticks, now + timedelta(hours=5))
+
+    outcome = run_window(request, play=_no_playbooks, clock=clock)
+    report = EvidenceStore(root / "evidence").load(outcome.written.id)
+    statuses = {r.host: r.status for r in report.steps[0].results}
+    assert statuses == {
+        "host01": "pass",
+        "host02": "pass",
+        "host03": "not_run",
+        "host04": "not_run",
+    }
+    message = next(r.message for r in report.steps[0].results if r.host == "host03")
+    assert "the window ended" in (message or "")
+
+
+def _no_playbooks(step, hosts, dry_run):  # type: ignore[no-untyped-def]
+    raise AssertionError("no playbook step in this window")
+
+
+def test_frozen_window_needs_an_override_with_a_reason(sshd_fleet_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fleet = sshd_fleet_factory(2)
+    today = datetime.now(UTC).date()
+    freeze = [{"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=2)),
+               "reason": "peak trading"}]  # fmt: skip
+    root = repo(tmp_path, fleet, window_doc(freeze=freeze))
+    refused = butler(root, "window", "run", "patch")
+    assert refused.exit_code == 3
+    assert "frozen (peak trading" in refused.stderr
+    assert not (root / "evidence" / "index.jsonl").exists()
+    assert butler(root, "window", "run", "patch", "--override").exit_code == 2
+    done = butler(root, "window", "run", "patch", "--override", "--reason", "CVE-2026-0001 hotfix",
+                  "--operator", "alice@ops")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    report = latest(root)
+    assert report.override is not None
+    assert (report.override.reason, report.override.by) == ("CVE-2026-0001 hotfix", "alice@ops")
+
+
+def test_four_eyes_approval(sshd_fleet_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fleet = sshd_fleet_factory(2)
+    root = repo(tmp_path, fleet, window_doc(requires_approval=True))
+    slot = (datetime.now(UTC) + timedelta(days=1)).replace(
+        hour=2, minute=0, second=0, microsecond=0
+    )
+    occurrence = slot.strftime("%Y-%m-%dT%H:%MZ")
+    run = ("window", "run", "patch", "--occurrence", occurrence)
+    unapproved = butler(root, *run, "--operator", "bob@ops")
+    assert unapproved.exit_code == 3 and "requires approval" in unapproved.stderr
+    approved = butler(root, "window", "approve", "patch", "--occurrence", occurrence,
+                      "--by", "bob@ops", "--note", "CHG-1234")  # fmt: skip
+    assert approved.exit_code == 0, approved.output
+    again = butler(
+        root, "window", "approve", "patch", "--occurrence", occurrence, "--by", "carol@ops"
+    )
+    assert again.exit_code == 2 and "already approved" in again.stderr
+    self_run = butler(root, *run, "--operator", "bob@ops")
+    assert self_run.exit_code == 3 and "self-approval is refused" in self_run.stderr
+    done = butler(root, *run, "--operator", "alice@ops")
+    assert done.exit_code == 0, done.output
+    report = latest(root)
+    assert report.approval is not None
+    assert (report.approval.by, report.approval.note) == ("bob@ops", "CHG-1234")
+    assert report.trigger.occurrence == slot
+
+
+def _hour_after(minutes: int) -> datetime:
+    base = (datetime.now(UTC) + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    return base + timedelta(minutes=minutes)
+
+
+def routine_repo(tmp_path: Path, fleet, missed: str) -> Path:  # type: ignore[no-untyped-def]
+    doc = {"routine": "hourly", "timezone": "UTC", "every": "0 * * * *", "duration": "30m",
+           "checklist": "health", "missed": missed}  # fmt: skip
+    return repo(tmp_path, fleet, doc)
+
+
+def cron_runs(root: Path) -> list[dict[str, object]]:
+    index = root / "evidence" / "index.jsonl"
+    return [e for e in read_entries(index) if e.get("trigger") == "cron"] if index.exists() else []
+
+
+@pytest.mark.parametrize("missed", ["run-once", "skip"])
+def test_run_due_is_idempotent_and_follows_the_missed_policy(
+    sshd_fleet_factory, tmp_path: Path, missed: str
+) -> None:  # type: ignore[no-untyped-def]
+    fleet = sshd_fleet_factory(1)
+    root = routine_repo(tmp_path, fleet, missed)
+    t = _hour_after(5)
+    for _ in range(2):
+        result = butler(root, "run-due", "--at", t.isoformat())
+        assert result.exit_code == 0, result.output
+        assert result.output == ""  # quiet when all passed
+    runs = cron_runs(root)
+    assert [(r["schedule"], r["occurrence"]) for r in runs] == [
+        ("hourly", t.replace(minute=0).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+    ]
+    later = t + timedelta(hours=2, minutes=40)  # the next two windows closed unrun
+    assert butler(root, "run-due", "--at", later.isoformat()).exit_code == 0
+    runs = cron_runs(root)
+    if missed == "skip":
+        assert len(runs) == 1
+    else:
+        assert len(runs) == 2
+        caught_up = (t + timedelta(hours=2)).replace(minute=0)
+        assert runs[-1]["occurrence"] == caught_up.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert butler(root, "run-due", "--at", later.isoformat()).exit_code == 0
+    assert len(cron_runs(root)) == len(runs)
+
+
+def test_run_due_reports_failures(sshd_fleet_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fleet = sshd_fleet_factory(1)
+    root = routine_repo(tmp_path, fleet, "run-once")
+    for host in fleet.hosts.values():
+        (host.sandbox / "healthy").unlink()
+    result = butler(root, "run-due", "--at", _hour_after(5).isoformat())
+    assert result.exit_code == 1
+    assert "run-due: hourly" in result.stderr and ": fail: report " in result.stderr
+
+
+SLOW = """checklist: slow
+hosts: linux
+checks:
+  - id: busy
+    command: {run: "touch {{ marker }}; sleep 5"}
+"""
+
+
+def test_run_due_lock(tmp_path: Path) -> None:
+    root = tmp_path / "content"
+    for sub in ("checklists", "schedules", "inventories"):
+        (root / sub).mkdir(parents=True)
+    marker = tmp_path / "started"
+    (root / "checklists" / "slow.yaml").write_text(SLOW)
+    routine = {"routine": "slow", "every": "0 * * * *", "duration": "30m", "checklist": "slow"}
+    (root / "schedules" / "slow.yaml").write_text(yaml.safe_dump(routine))
+    (root / "inventories" / "local.yml").write_text(yaml.safe_dump(
+        {"all": {"children": {"linux": {"hosts": {"localhost": {
+            "ansible_connection": "local", "marker": str(marker)}}}}}}))  # fmt: skip
+    (root / "butler.yaml").write_text("inventory: inventories/local.yml\n")
+    at = _hour_after(5).isoformat()
+    command = [BUTLER, "-C", str(root), "run-due", "--at", at]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    holder = subprocess.Popen(command, **quiet)  # type: ignore[call-overload]
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists()
+        started = time.monotonic()
+        second = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        assert second.returncode == 3
+        assert f"pid {holder.pid}" in second.stderr
+        assert time.monotonic() - started < 30  # it did not wait for the holder
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=30)
+        marker.unlink()
+        third = subprocess.Popen(command, **quiet)  # type: ignore[call-overload]
+        deadline = time.monotonic() + 60
+        while not marker.exists() and third.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists()  # the lock was free at once: the third call is running
+        assert third.wait(timeout=60) == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(timeout=30)
+
+
+STAMP = """- hosts: linux
+  gather_facts: false
+  tasks:
+    - name: stamp the sandbox
+      ansible.builtin.copy:
+        dest: "{{ sandbox }}/patched"
+        content: "{{ release }}\\n"
+"""
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_window_with_a_playbook_step(sshd_fleet_factory, tmp_path: Path, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+    fleet = sshd_fleet_factory(4)
+    steps = [{"checklist": "health"},
+             {"playbook": "playbooks/stamp.yml", "vars": {"release": "2026.11"}},
+             {"checklist": "health"}]  # fmt: skip
+    root = repo(tmp_path, fleet, window_doc(serial="50%", steps=steps))
+    (root / "playbooks").mkdir()
+    (root / "playbooks" / "stamp.yml").write_text(STAMP)
+    args = ["window", "run", "patch", *(["--dry-run"] if dry_run else [])]
+    result = butler(root, *args)
+    assert result.exit_code == 0, result.output
+    assert "batch 1: host01, host02" in result.stderr and "batch 2: host03, host04" in result.stderr
+    report = latest(root)
+    assert report.kind == "window" and report.dry_run is dry_run
+    playbook = report.steps[1]
+    assert set(playbook.hosts) == set(fleet.hosts)
+    assert all(s.changed == 1 and s.failed == 0 for s in playbook.hosts.values())
+    assert {r.status for r in report.steps[0].results} == {"pass"}
+    assert len(report.steps[2].results) == 4
+    for host in fleet.hosts.values():
+        stamped = host.sandbox / "patched"
+        assert stamped.exists() is not dry_run
+        if not dry_run:
+            assert stamped.read_text() == "2026.11\n"
