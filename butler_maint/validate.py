@@ -26,6 +26,7 @@ from butler_maint.model.content import (
     content_files,
     load_checklist,
     load_freeze_file,
+    load_model,
     load_schedule,
 )
 from butler_maint.model.schedule import ChecklistStep, PlaybookStep, Schedule
@@ -38,6 +39,7 @@ from butler_maint.templating import (
     templates_in,
     variables_used,
 )
+from butler_maint.waivers import Waiver, WaiverFile, waiver_files
 
 _ORIGIN = re.compile(r"^Origin: (?P<path>.+?):(?P<line>\d+):(?P<col>\d+)\s*$", re.MULTILINE)
 _ERROR = re.compile(r"^\[ERROR\]: (?P<msg>.+)$", re.MULTILINE)
@@ -67,6 +69,7 @@ def validate_repo(root: Path, *, syntax_check: bool = True) -> Report:
     checklists = _checklists(root, inventories, report)
     _freeze_files(root, report)
     _schedules(root, checklists, inventories, report)
+    _waivers(root, checklists, inventories, report)
     playbooks = content_files(root / "playbooks")
     report.counts["playbooks"] = len(playbooks)
     if syntax_check:
@@ -201,6 +204,50 @@ def _freeze_files(root: Path, report: Report) -> None:
             load_freeze_file(path)
         except ContentError as exc:
             report.add(exc, path)
+
+
+def _waivers(
+    root: Path,
+    checklists: dict[str, Loaded[Checklist]],
+    inventories: list[Inventory],
+    report: Report,
+) -> None:
+    """``waivers/*.yaml``: schema, and checklists, check ids and host patterns that exist."""
+    count = 0
+    for path in waiver_files(root):
+        try:
+            loaded = load_model(WaiverFile, path)
+        except ContentError as exc:
+            report.add(exc, path)
+            continue
+        count += len(loaded.model.waivers)
+        for i, waiver in enumerate(loaded.model.waivers):
+            report.problems.extend(_waiver_refs(loaded, i, waiver, checklists, inventories))
+    report.counts["waivers"] = count
+
+
+def _waiver_refs(
+    loaded: Loaded[WaiverFile],
+    i: int,
+    waiver: Waiver,
+    checklists: dict[str, Loaded[Checklist]],
+    inventories: list[Inventory],
+) -> list[Problem]:
+    doc = loaded.doc
+    problems = _pattern_problems(doc.where(("waivers", i, "hosts")), waiver.hosts, inventories)
+    problems = [Problem(p.where, f"waivers[{i}].{p.message}") for p in problems]
+    if waiver.checklist is not None and waiver.checklist not in checklists:
+        known = ", ".join(sorted(checklists)) or "none"
+        msg = f"waivers[{i}].checklist: no checklist named {waiver.checklist!r} (known: {known})"
+        problems.append(Problem(doc.where(("waivers", i, "checklist")), msg))
+        return problems
+    names = [waiver.checklist] if waiver.checklist else sorted(checklists)
+    ids = {c.id for name in names for c in checklists[name].model.checks}
+    if waiver.check not in ids:
+        where = f"checklist {waiver.checklist!r}" if waiver.checklist else "any checklist"
+        msg = f"waivers[{i}].check: no check {waiver.check!r} in {where}"
+        problems.append(Problem(doc.where(("waivers", i, "check")), msg))
+    return problems
 
 
 def _schedules(

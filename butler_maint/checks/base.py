@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Status = Literal["pass", "fail", "error", "skipped", "unreachable", "pending", "not_run"]
+Status = Literal["pass", "fail", "error", "skipped", "unreachable", "pending", "not_run", "waived"]
 
 
 def q(value: object) -> str:

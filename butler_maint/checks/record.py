@@ -15,6 +15,7 @@ from butler_maint.evidence.provenance import (
 from butler_maint.executors.testinfra import SubResult
 from butler_maint.inventory import Inventory
 from butler_maint.model.checklist import Checklist
+from butler_maint.waivers import waiver_files
 
 
 def _sub(host: str, sub: SubResult) -> Result:
@@ -52,7 +53,8 @@ def draft_report(
 ) -> ReportDraft:
     """The report draft of one checklist run."""
     modules = [root / c.testinfra for c in checklist.checks if c.testinfra]
-    files = [checklist_file, *(m for m in modules if m.is_file()), *inventory.files()]
+    used = [checklist_file, *(m for m in modules if m.is_file()), *waiver_files(root)]
+    files = [*used, *inventory.files()]
     return ReportDraft(
         kind=Kind.CHECKLIST,
         name=checklist.checklist,

@@ -29,6 +29,7 @@ from butler_maint.model.checks import Check
 from butler_maint.model.config import ProjectConfig, SshSettings
 from butler_maint.model.content import load_checklist
 from butler_maint.templating import env_names, templates_in
+from butler_maint.waivers import inventory_matcher, load_waivers, waive_runs
 
 
 def ssh_options(settings: SshSettings, root: Path, accept_new: bool) -> SshOptions:
@@ -157,6 +158,7 @@ def run_and_record(
 ) -> CheckRun:
     """Run a checklist on its hosts and write one evidence report, even when interrupted."""
     checklist = load_checklist(request.checklist_file).model
+    waivers = load_waivers(request.root)  # a broken waiver file stops the run before it starts
     hosts = request.inventory.select(checklist.hosts, request.limit)
     options = ssh_options(request.config.ssh, request.root, request.accept_new_host_keys)
     ctx = context_for(request.root, checklist, hosts, options)
@@ -171,6 +173,8 @@ def run_and_record(
         )  # fmt: skip
     except Interrupt as stop:
         runs, signum = stop.partial, stop.signum
+    match = inventory_matcher(request.inventory)
+    runs = waive_runs(runs, waivers, datetime.now(UTC), match, checklist.checklist)
     draft = draft_report(
         root=request.root, checklist=checklist, checklist_file=request.checklist_file,
         inventory=request.inventory, host_count=len(hosts), runs=runs,

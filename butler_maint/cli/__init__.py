@@ -63,6 +63,7 @@ from butler_maint.cli import (  # noqa: E402, F401
     calendar_cmds,
     check_cmds,
     content_cmds,
+    kpi_cmds,
     play_cmds,
     report_cmds,
     window_cmds,

@@ -13,6 +13,7 @@ import click
 
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, pass_app
+from butler_maint.errors import ContentError
 from butler_maint.evidence.index import parse_when
 from butler_maint.evidence.model import iso_z
 from butler_maint.evidence.store import EvidenceStore
@@ -29,6 +30,7 @@ from butler_maint.schedule.freezes import FreezePeriod
 from butler_maint.schedule.history import recent_runs
 from butler_maint.schedule.ics import render_calendar
 from butler_maint.schedule.occurrences import Occurrence
+from butler_maint.waivers import expiring, expiry_warning, load_waivers
 
 FORMATS = click.Choice(["text", "json"])
 
@@ -182,6 +184,7 @@ def due(app: App, at_text: str | None, fmt: str) -> None:
     scheduled = _schedules(app, "due")
     entries = recent_runs(EvidenceStore.for_project(app.root, app.config.evidence), now)
     statuses = [(s, status(s.schedule, entries, now, freezes=s.freezes)) for s in scheduled]
+    waiver_warnings(app.root, now)
     if fmt == "json":
         doc = [_status_json(s, st) for s, st in statuses]
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
@@ -189,6 +192,17 @@ def due(app: App, at_text: str | None, fmt: str) -> None:
     width = max([len(s.schedule.name) for s in scheduled] + [8])
     for s, st in statuses:
         click.echo(_status_line(s, st, width))
+
+
+def waiver_warnings(root: Path, now: datetime) -> None:
+    """One stderr line per waiver expiring within 14 days (stdout stays for the states)."""
+    try:
+        waivers = load_waivers(root)
+    except ContentError as exc:
+        click.echo(f"warning: waivers: {exc.render()}", err=True)
+        return
+    for waiver in expiring(waivers, now):
+        click.echo(expiry_warning(waiver, now), err=True)
 
 
 def _state_text(s: Scheduled, st: DueStatus) -> str:

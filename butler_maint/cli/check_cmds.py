@@ -18,7 +18,10 @@ from butler_maint.errors import ContentError, ExitCode, Location
 from butler_maint.model.content import checklist_path
 
 FAILING = ("fail", "error", "unreachable")
-ORDER = {"fail": 0, "error": 1, "unreachable": 2, "pending": 3, "pass": 4, "skipped": 5}
+ORDER = {
+    "fail": 0, "error": 1, "unreachable": 2, "not_run": 3, "pending": 4, "waived": 5,
+    "pass": 6, "skipped": 7,
+}  # fmt: skip
 
 
 def find_checklist(app: App, name: str) -> Path:

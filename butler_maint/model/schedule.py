@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from butler_maint.model.base import Frozen, Number, Text, Vars
 from butler_maint.model.checklist import Name
+from butler_maint.notify import Notify
 
 _DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*$")
 _SERIAL = re.compile(r"^(\d+)%?$")
@@ -112,6 +113,7 @@ class Schedule(Frozen):
     steps: list[Step] = Field(default_factory=list, description="What a window runs, in order.")
     freeze: list[Freeze] = Field(default_factory=list)
     freeze_files: list[Text] = Field(default_factory=list, description="e.g. freezes/x.yaml")
+    notify: list[Notify] = Field(default_factory=list, description="Webhooks, emails.")
 
     @field_validator("timezone")
     @classmethod

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import click
+
 from butler_maint.checks import session
 from butler_maint.errors import ButlerError, CannotRunError
 from butler_maint.evidence import EvidenceStore, Trigger
@@ -23,6 +25,7 @@ from butler_maint.evidence.fsutil import make_dirs
 from butler_maint.inventory import Inventory
 from butler_maint.model.config import ProjectConfig
 from butler_maint.model.content import checklist_path
+from butler_maint.notify import notify_run
 from butler_maint.schedule.calendar import Scheduled, load_schedules
 from butler_maint.schedule.due import DueStatus, status
 from butler_maint.schedule.history import recent_runs
@@ -101,8 +104,29 @@ def run_due(ctx: DueContext, now: datetime) -> list[DueRun]:
             state = status(scheduled.schedule, history, now, freezes=scheduled.freezes)
             if state.due is None:
                 continue
-            done.append(_one(ctx, scheduled, state, now))
+            previous = state.last_run.result if state.last_run else None
+            try:
+                run = _one(ctx, scheduled, state, now)
+            except Interrupted as stop:
+                _notify(store, scheduled, stop.report_id, previous)
+                raise
+            _notify(store, scheduled, run.report_id, previous)
+            done.append(run)
         return done
+
+
+def _notify(
+    store: EvidenceStore, scheduled: Scheduled, report_id: str | None, previous: str | None
+) -> None:
+    """Notify about a run whose report is written (never raises; a run without one: no)."""
+    if report_id is None or not scheduled.schedule.notify:
+        return
+    try:
+        report = store.load(report_id)
+    except ButlerError as exc:
+        click.echo(f"notify: {scheduled.schedule.name}: cannot read {report_id}: {exc}", err=True)
+        return
+    notify_run(scheduled.schedule, report, previous)
 
 
 def _one(ctx: DueContext, scheduled: Scheduled, state: DueStatus, now: datetime) -> DueRun:

@@ -49,6 +49,7 @@ from butler_maint.model.schedule import ChecklistStep as ChecklistStepSpec
 from butler_maint.model.schedule import PlaybookStep as PlaybookStepSpec
 from butler_maint.model.schedule import Schedule
 from butler_maint.schedule.freezes import FreezePeriod, frozen_during
+from butler_maint.waivers import LoadedWaiver, inventory_matcher, load_waivers, waive_runs
 from butler_maint.windows.approvals import approval_for
 from butler_maint.windows.batches import batches, exceeded
 
@@ -231,10 +232,23 @@ def _checklist(
     request: WindowRequest, step: ChecklistStepSpec, batch: list[HostInfo]
 ) -> list[HostRun]:
     checklist = load_checklist(checklist_path(request.root, step.checklist)).model
+    waivers = load_waivers(request.root)
     options = session.ssh_options(request.config.ssh, request.root, request.accept_new_host_keys)
     ctx = session.context_for(request.root, checklist, batch, options)
     attest = session.Attestation(request.operator, False, lambda q: (False, ""))
-    return run_checklist(checklist, batch, ctx=ctx, attest=attest, forks=request.config.forks)
+    try:
+        runs = run_checklist(checklist, batch, ctx=ctx, attest=attest, forks=request.config.forks)
+    except Interrupt as stop:
+        stop.partial = _waived(request, stop.partial, waivers, checklist.checklist)
+        raise
+    return _waived(request, runs, waivers, checklist.checklist)
+
+
+def _waived(
+    request: WindowRequest, runs: list[HostRun], waivers: list[LoadedWaiver], checklist: str
+) -> list[HostRun]:
+    match = inventory_matcher(request.inventory)
+    return waive_runs(runs, waivers, datetime.now(UTC), match, checklist)
 
 
 def _not_run(hosts: list[HostInfo], progress: _Progress, reason: str) -> None:

@@ -1,0 +1,360 @@
+"""``butler-maint kpi``: pass rates, maintenance on time / late / missed per schedule,
+overdue schedules, mean time to remediate, flapping checks, pending manual items,
+threshold forecasts, and a Prometheus textfile.
+
+Only the period's index entries and reports are read (``--since`` bisects the index).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from butler_maint.cli import cli
+from butler_maint.cli.calendar_cmds import waiver_warnings
+from butler_maint.cli.context import App, pass_app
+from butler_maint.errors import ContentError
+from butler_maint.evidence.index import parse_when, read_entries
+from butler_maint.evidence.model import iso_z
+from butler_maint.evidence.store import EvidenceStore
+from butler_maint.kpi import (
+    GroupBy,
+    Observation,
+    PassRate,
+    Sla,
+    flapping,
+    forecasts,
+    last_runs,
+    mean_time_to_remediate,
+    observations,
+    open_incidents,
+    outcomes,
+    overdue,
+    pass_rate,
+    pass_rates,
+    pending_items,
+    remediations,
+    render_metrics,
+    summarize_sla,
+    write_metrics,
+)
+from butler_maint.model.content import content_files, load_checklist
+from butler_maint.schedule.calendar import Scheduled, load_schedules
+from butler_maint.schedule.due import instant
+from butler_maint.schedule.history import recent_runs
+
+FORMATS = click.Choice(["text", "json", "csv"])
+GROUPS = click.Choice(["owner", "checklist", "host", "schedule"])
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the KPIs are computed from."""
+
+    since: datetime
+    now: datetime
+    entries: list[dict[str, Any]]
+    """Index entries of runs started in ``[since, now]``."""
+    history: list[dict[str, Any]]
+    """Index entries as far back as ``due`` looks (overdue schedules)."""
+    obs: list[Observation]
+    scheduled: list[Scheduled]
+    owners: dict[str, str]
+
+
+def _since(text: str, now: datetime) -> datetime:
+    try:
+        return parse_when(text, now).astimezone(UTC)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+
+
+def _owners(app: App, scheduled: list[Scheduled]) -> dict[str, str]:
+    """Owner per checklist name, then per schedule name (checklists win)."""
+    owners = {s.schedule.name: s.schedule.owner for s in scheduled if s.schedule.owner}
+    for path in content_files(app.root / "checklists"):
+        try:
+            checklist = load_checklist(path).model
+        except ContentError:
+            continue  # `validate` reports it; KPIs still run
+        if checklist.owner:
+            owners[checklist.checklist] = checklist.owner
+    return owners
+
+
+def gather(app: App, since: datetime, now: datetime) -> Facts:
+    """Read the period's index entries and reports, the schedules and the owners."""
+    store = EvidenceStore.for_project(app.root, app.config.evidence)
+    history = recent_runs(store, now)  # reindexes a store whose index is missing
+    low, high = iso_z(since), iso_z(now)
+    entries = [
+        e
+        for e in read_entries(store.index_path, since=low)
+        if low <= str(e.get("started", "")) <= high
+    ]
+    reports = [store.load(str(e["id"])) for e in entries if not e.get("dry_run")]
+    scheduled = load_schedules(app.root)
+    return Facts(
+        since, now, entries, history, observations(reports), scheduled, _owners(app, scheduled)
+    )
+
+
+# -- figures ------------------------------------------------------------------------------
+
+
+def _rate_json(row: PassRate) -> dict[str, Any]:
+    return {
+        "group": row.group,
+        "total": row.total,
+        "pass": row.passed,
+        "fail": row.failed,
+        "other": row.other,
+        "rate": row.rate,
+    }
+
+
+def _sla_json(row: Sla) -> dict[str, Any]:
+    return {
+        "schedule": row.schedule,
+        "owner": row.owner,
+        "on_time": row.on_time,
+        "late": row.late,
+        "missed": row.missed,
+        "frozen": row.frozen,
+        "open": row.open,
+        "on_time_rate": row.on_time_rate,
+    }
+
+
+def slas(facts: Facts) -> list[Sla]:
+    """The SLA figures of every schedule in the period.
+
+    Occurrences before the store's first run are not counted: evidence cannot tell whether
+    a schedule existed then.
+    """
+    start = max(facts.since, _first_run(facts))
+    return [
+        summarize_sla(s.schedule, outcomes(s.schedule, facts.entries, start, facts.now, s.freezes))
+        for s in facts.scheduled
+    ]
+
+
+def _first_run(facts: Facts) -> datetime:
+    """When the evidence begins: the first run's start, or the occurrence it was for."""
+    times = [instant(e.get(k)) for e in facts.history for k in ("started", "occurrence")]
+    return min((t for t in times if t is not None), default=facts.now)
+
+
+def figures(facts: Facts, by: GroupBy | None, with_forecast: bool) -> dict[str, Any]:
+    """Every KPI, as a JSON-ready mapping."""
+    obs, now = facts.obs, facts.now
+    fixed = remediations(obs)
+    mttr = mean_time_to_remediate(fixed)
+    pairs = [(s.schedule, s.freezes) for s in facts.scheduled]
+    doc: dict[str, Any] = {
+        "since": iso_z(facts.since),
+        "now": iso_z(now),
+        "runs": len(facts.entries),
+        "pass_rate": _rate_json(pass_rate(obs)),
+        "by": by,
+        "groups": [_rate_json(r) for r in pass_rates(obs, by, facts.owners)] if by else [],
+        "sla": [_sla_json(s) for s in slas(facts)],
+        "overdue": [
+            {
+                "schedule": st.schedule,
+                "state": st.state,
+                "since": iso_z(st.missed_since) if st.missed_since else None,
+            }
+            for st in overdue(pairs, facts.history, now)
+        ],
+        "mttr_seconds": mttr.total_seconds() if mttr is not None else None,
+        "remediations": len(fixed),
+        "open_incidents": [
+            {"host": i.host, "check": i.check, "since": iso_z(i.since)} for i in open_incidents(obs)
+        ],
+        "flapping": [
+            {"host": f.host, "check": f.check, "changes": f.changes, "runs": f.runs}
+            for f in flapping(obs)
+        ],
+        "pending": [
+            {"host": o.host, "check": o.check, "checklist": o.step, "report": o.report}
+            for o in pending_items(obs)
+        ],
+    }
+    if with_forecast:
+        doc["forecasts"] = [
+            {
+                "host": f.host,
+                "check": f.check,
+                "threshold": f"{f.threshold.op} {f.threshold}",
+                "last_value": f.last_value,
+                "slope_per_day": round(f.slope_per_day, 6),
+                "crossing": iso_z(f.crossing),
+                "days_left": round(f.days_left(now), 2),
+                "text": f.describe(now),
+            }
+            for f in forecasts(obs, now)
+        ]
+    return doc
+
+
+# -- rendering ----------------------------------------------------------------------------
+
+
+def _pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{100 * rate:.1f} %"
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    left = timedelta(seconds=round(seconds))
+    days, rest = left.days, left.seconds
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    parts = [f"{days}d"] if days else []
+    parts += [f"{hours}h"] if hours or days else []
+    return " ".join([*parts, f"{minutes}m"])
+
+
+def _text_lines(doc: Mapping[str, Any]) -> Iterator[str]:
+    rate = doc["pass_rate"]
+    judged = rate["pass"] + rate["fail"]
+    yield f"KPIs from {doc['since']} to {doc['now']} ({doc['runs']} runs)"
+    yield (
+        f"pass rate: {_pct(rate['rate'])} ({rate['pass']} of {judged} judged results, "
+        f"{rate['total']} in all)"
+    )
+    if doc["by"]:
+        width = max([len(r["group"]) for r in doc["groups"]] + [8])
+        yield f"  by {doc['by']}:"
+        for r in doc["groups"]:
+            judged = r["pass"] + r["fail"]
+            yield f"    {r['group']:<{width}}  {_pct(r['rate']):>8}  {r['pass']}/{judged}"
+    yield "maintenance on time (per schedule):"
+    width = max([len(s["schedule"]) for s in doc["sla"]] + [8])
+    for s in doc["sla"]:
+        yield (
+            f"  {s['schedule']:<{width}}  {_pct(s['on_time_rate']):>8}  on time {s['on_time']}, "
+            f"late {s['late']}, missed {s['missed']}, frozen {s['frozen']}, open {s['open']}"
+        )
+    overdue_text = ", ".join(
+        f"{o['schedule']} ({o['state']}" + (f" since {o['since']})" if o["since"] else ")")
+        for o in doc["overdue"]
+    )
+    yield f"overdue: {overdue_text or 'none'}"
+    yield (
+        f"mean time to remediate: {_span(doc['mttr_seconds'])} ({doc['remediations']} "
+        f"remediated, {len(doc['open_incidents'])} still failing)"
+    )
+    for f in doc["flapping"]:
+        yield f"flapping: {f['check']} on {f['host']} ({f['changes']} changes in {f['runs']} runs)"
+    for p in doc["pending"]:
+        yield f"pending manual item: {p['check']} on {p['host']} ({p['report']})"
+    for f in doc.get("forecasts", []):
+        yield f"forecast: {f['text']} ({f['crossing'][:10]})"
+
+
+def _csv_rows(doc: Mapping[str, Any]) -> Iterator[list[Any]]:
+    """Long format: section, key, metric, value."""
+    for name, value in doc["pass_rate"].items():
+        if name != "group":
+            yield ["pass_rate", "all", name, value]
+    for row in doc["groups"]:
+        for name, value in row.items():
+            if name != "group":
+                yield [f"pass_rate_by_{doc['by']}", row["group"], name, value]
+    for row in doc["sla"]:
+        for name, value in row.items():
+            if name != "schedule":
+                yield ["sla", row["schedule"], name, value]
+    for row in doc["overdue"]:
+        yield ["overdue", row["schedule"], row["state"], row["since"]]
+    yield ["mttr", "all", "seconds", doc["mttr_seconds"]]
+    yield ["mttr", "all", "remediations", doc["remediations"]]
+    for row in doc["open_incidents"]:
+        yield ["open_incident", f"{row['host']}/{row['check']}", "since", row["since"]]
+    for row in doc["flapping"]:
+        yield ["flapping", f"{row['host']}/{row['check']}", "changes", row["changes"]]
+    for row in doc["pending"]:
+        yield ["pending", f"{row['host']}/{row['check']}", "report", row["report"]]
+    for row in doc.get("forecasts", []):
+        yield ["forecast", f"{row['host']}/{row['check']}", "crossing", row["crossing"]]
+
+
+def render(doc: Mapping[str, Any], fmt: str) -> str:
+    """``doc`` as text, JSON or CSV (ends with a newline)."""
+    if fmt == "json":
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["section", "key", "metric", "value"])
+        writer.writerows(["" if v is None else v for v in row] for row in _csv_rows(doc))
+        return out.getvalue()
+    return "".join(f"{line}\n" for line in _text_lines(doc))
+
+
+def _write_metrics(path: Path, facts: Facts) -> None:
+    runs = last_runs([s.schedule for s in facts.scheduled], facts.history)
+    text = render_metrics(runs, facts.obs, slas(facts))
+    try:
+        write_metrics(path, text)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot write {path}: {exc.strerror or exc}", param_hint="--metrics-file"
+        ) from None
+    click.echo(f"kpi: wrote {path}", err=True)
+
+
+@cli.command("kpi")
+@click.option(
+    "--since",
+    "since_text",
+    default="90d",
+    show_default=True,
+    metavar="WHEN",
+    help="Start of the period: 90d (ago), YYYY-MM-DD, or an ISO time.",
+)
+@click.option("--by", type=GROUPS, default=None, help="Also give pass rates per group.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option(
+    "--forecast", "with_forecast", is_flag=True, help="Predict threshold crossings from trends."
+)
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a Prometheus textfile-collector file (atomically).",
+)
+@pass_app
+def kpi(
+    app: App,
+    since_text: str,
+    by: GroupBy | None,
+    fmt: str,
+    with_forecast: bool,
+    metrics_file: Path | None,
+) -> None:
+    """KPIs and SLA figures of the evidence history since --since.
+
+    Check pass rate (pass / pass+fail+error+unreachable); per schedule, occurrences
+    done on time (a covering run started in the window), late or missed (frozen ones
+    excluded); overdue schedules; mean time to remediate (first fail to first pass of
+    a host+check); flapping checks (3+ changes); pending manual items; with --forecast,
+    when a trending value will cross its check's threshold. Waivers expiring within 14
+    days are warned about on stderr. Exit 0; 2 on bad input.
+    """
+    now = datetime.now(UTC)
+    since = _since(since_text, now)
+    facts = gather(app, since, now)
+    waiver_warnings(app.root, now)
+    click.echo(render(figures(facts, by, with_forecast), fmt), nl=False)
+    if metrics_file is not None:
+        _write_metrics(metrics_file, facts)

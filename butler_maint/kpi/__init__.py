@@ -1,0 +1,71 @@
+"""KPIs and SLA figures from the evidence history: pass rates, on-time / late / missed
+maintenance, mean time to remediate, flapping checks, pending manual items, overdue
+schedules, threshold forecasts and a Prometheus textfile.
+
+Pure functions over index entries (per schedule) and reports (per check); none reads
+the clock: ``now`` is a parameter. Only ``metrics.write_metrics`` writes a file.
+"""
+
+from __future__ import annotations
+
+from butler_maint.kpi.flapping import Flap, flapping
+from butler_maint.kpi.forecast import (
+    Forecast,
+    Threshold,
+    forecast_series,
+    forecasts,
+    numeric_value,
+    parse_threshold,
+)
+from butler_maint.kpi.history import (
+    Observation,
+    failing_now,
+    observations,
+    pending_items,
+    report_observations,
+)
+from butler_maint.kpi.metrics import LastRun, last_runs, render_metrics, write_metrics
+from butler_maint.kpi.mttr import (
+    Incident,
+    Remediation,
+    mean_time_to_remediate,
+    open_incidents,
+    remediations,
+)
+from butler_maint.kpi.rates import GroupBy, PassRate, pass_rate, pass_rates
+from butler_maint.kpi.sla import OccurrenceOutcome, Sla, outcomes, overdue, sla, summarize_sla
+
+__all__ = [
+    "Flap",
+    "Forecast",
+    "GroupBy",
+    "Incident",
+    "LastRun",
+    "Observation",
+    "OccurrenceOutcome",
+    "PassRate",
+    "Remediation",
+    "Sla",
+    "Threshold",
+    "failing_now",
+    "flapping",
+    "forecast_series",
+    "forecasts",
+    "last_runs",
+    "mean_time_to_remediate",
+    "numeric_value",
+    "observations",
+    "open_incidents",
+    "outcomes",
+    "overdue",
+    "parse_threshold",
+    "pass_rate",
+    "pass_rates",
+    "pending_items",
+    "remediations",
+    "render_metrics",
+    "report_observations",
+    "sla",
+    "summarize_sla",
+    "write_metrics",
+]

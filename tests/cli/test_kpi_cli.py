@@ -1,0 +1,145 @@
+"""``butler-maint kpi`` through Click's CliRunner, on a history written through the store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from butler_maint.cli import cli
+from butler_maint.evidence import (
+    ChecklistStep,
+    EvidenceStore,
+    Kind,
+    ReportDraft,
+    Result,
+    Status,
+    Trigger,
+)
+
+ROUTINE = """\
+routine: daily-health
+owner: platform-team
+every: "0 * * * *"
+duration: 1h
+checklist: linux-baseline
+"""
+CHECKLIST = """\
+checklist: linux-baseline
+owner: ops
+checks:
+  - id: disk-root
+    disk: {path: /, max_used_pct: 85}
+"""
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An hourly routine; runs 3, 2 and 1 days before the last full hour (on time), disk
+    70, 72, 74 % on web01; ntp on web01 fails in the middle run. Pass rate 5 / 6; MTTR 1 day."""
+    (tmp_path / "butler.yaml").write_text("evidence: {dir: audit}\n")
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "checklists").mkdir()
+    (tmp_path / "schedules/daily-health.yaml").write_text(ROUTINE)
+    (tmp_path / "checklists/linux-baseline.yaml").write_text(CHECKLIST)
+    store = EvidenceStore(tmp_path / "audit")
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    for days_ago, disk, ntp in ((3, 70, Status.PASS), (2, 72, Status.FAIL), (1, 74, Status.PASS)):
+        at = hour - timedelta(days=days_ago)
+        results = [
+            Result(
+                host="web01",
+                check="disk-root",
+                status=Status.PASS,
+                observed=disk,
+                expected="<= 85 %",
+            ),
+            Result(host="web01", check="ntp", status=ntp),
+        ]
+        store.write(
+            ReportDraft(
+                kind=Kind.CHECKLIST,
+                name="linux-baseline",
+                trigger=Trigger(by="cron", schedule="daily-health", occurrence=at),
+                operator="cron@bastion",
+                started=at + timedelta(minutes=1),
+                finished=at + timedelta(minutes=2),
+                steps=[ChecklistStep(checklist="linux-baseline", results=results)],
+            )
+        )
+    return tmp_path
+
+
+def invoke(project: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["-C", str(project), "kpi", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_kpi_json(project: Path) -> None:
+    code, out, _ = invoke(project, "--since", "10d", "--by", "owner", "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["runs"] == 3
+    assert doc["pass_rate"]["rate"] == pytest.approx(5 / 6)
+    assert doc["groups"] == [
+        {"group": "ops", "total": 6, "pass": 5, "fail": 1, "other": 0, "rate": 5 / 6}
+    ]
+    (row,) = doc["sla"]
+    assert (row["schedule"], row["on_time"], row["late"], row["owner"]) == (
+        "daily-health",
+        3,
+        0,
+        "platform-team",
+    )
+    assert doc["mttr_seconds"] == 86400.0 and doc["remediations"] == 1
+    assert doc["flapping"] == [] and doc["pending"] == []
+    assert "forecasts" not in doc
+
+
+def test_kpi_text_with_forecast(project: Path) -> None:
+    code, out, _ = invoke(project, "--forecast", "--by", "host")
+    assert code == 0
+    assert "pass rate: 83.3 % (5 of 6 judged results, 6 in all)" in out
+    assert "    web01" in out
+    assert "mean time to remediate: 1d 0h 0m (1 remediated, 0 still failing)" in out
+    # 70, 72, 74 one day apart: 85 about 6.5 days after the last point.
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("forecast:")]
+    assert line.startswith("forecast: disk-root on web01 reaches 85 % in about ")
+
+
+def test_kpi_csv(project: Path) -> None:
+    code, out, _ = invoke(project, "--format", "csv")
+    assert code == 0
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["section", "key", "metric", "value"]
+    assert ["sla", "daily-health", "on_time", "3"] in rows
+    assert ["mttr", "all", "seconds", "86400.0"] in rows
+
+
+def test_kpi_metrics_file(project: Path) -> None:
+    target = project / "butler.prom"
+    code, _, err = invoke(project, "--metrics-file", str(target))
+    assert code == 0 and f"wrote {target}" in err
+    text = target.read_text()
+    assert 'butler_schedule_last_run_success{schedule="daily-health"} 1\n' in text
+    assert "butler_failing_checks{" not in text  # latest results all pass
+
+
+def test_kpi_since_window_excludes_older_runs(project: Path) -> None:
+    code, out, _ = invoke(project, "--since", "36h", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["runs"] == 1
+
+
+def test_kpi_bad_since(project: Path) -> None:
+    code, _, err = invoke(project, "--since", "yesterday")
+    assert code == 2 and "--since" in err

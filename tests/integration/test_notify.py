@@ -1,0 +1,239 @@
+"""Notifications against real receivers on 127.0.0.1: an HTTP server (500, 500, 200; one
+that hangs) and an SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from butler_maint.evidence.model import Failure, Kind, Overall, Report, Status, Summary, Trigger
+from butler_maint.model.schedule import Schedule
+from butler_maint.notify import Notify, deliver, fires, notify_run, payload
+
+START = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
+
+
+def _report(result: Overall = Overall.FAIL) -> Report:
+    return Report(
+        id="20261129T010000Z-daily-health",
+        kind=Kind.CHECKLIST,
+        name="linux-baseline",
+        result=result,
+        summary=Summary(total=3, **{"pass": 2}, fail=1),
+        failures=[Failure(step=1, host="web01", check="disk-root", status=Status.FAIL,
+                          message="93% used")],
+        trigger=Trigger(by="cron", schedule="daily-health", occurrence=START),
+        operator="cron@ops",
+        started=START,
+        finished=START.replace(minute=1),
+        duration_ms=60000,
+        previous=None,
+        digest="sha256:00",
+    )  # fmt: skip
+
+
+def _schedule(notify: list[dict[str, Any]]) -> Schedule:
+    return Schedule.model_validate(
+        {"routine": "daily-health", "checklist": "linux-baseline", "every": "0 6 * * *",
+         "notify": notify}
+    )  # fmt: skip
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver answering statuses from a script (then 200)."""
+
+    statuses: list[int]
+    hang_s: float = 0.0
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    state = Receiver(statuses=[])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if state.hang_s:
+                state.release.wait(state.hang_s)
+            state.bodies.append(json.loads(body))
+            code = state.statuses.pop(0) if state.statuses else 200
+            self.send_response(code)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield state, f"http://127.0.0.1:{server.server_address[1]}/hooks/secret-token"
+    finally:
+        state.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_500_twice_then_200_is_delivered_once_after_retries(
+    receiver: tuple[Receiver, str],
+) -> None:
+    state, url = receiver
+    state.statuses = [500, 500, 200]
+    schedule = _schedule([{"on": "failure", "webhook": url}])
+    [delivery] = notify_run(schedule, _report(), "pass", sleep=lambda s: None)
+    assert delivery.delivered and delivery.attempts == 3
+    assert len(state.bodies) == 3  # two refused, the third accepted: delivered once
+    body = state.bodies[-1]
+    assert body["schedule"] == "daily-health" and body["result"] == "fail"
+    assert body["report"] == "20261129T010000Z-daily-health"
+    assert body["failures"] == [
+        {"host": "web01", "check": "disk-root", "status": "fail", "message": "93% used"}
+    ]
+    assert body["summary"]["pass"] == 2 and body["started"] == "2026-11-29T01:00:00.000Z"
+
+
+def test_a_hanging_receiver_is_abandoned_within_the_timeout(
+    receiver: tuple[Receiver, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, url = receiver
+    state.hang_s = 10
+    schedule = _schedule([{"on": "always", "webhook": url, "timeout_s": 0.5}])
+    began = time.monotonic()
+    [delivery] = notify_run(schedule, _report(Overall.PASS), None)
+    assert time.monotonic() - began < 2.5
+    assert not delivery.delivered
+    err = capsys.readouterr().err
+    assert "could not deliver to webhook http://127.0.0.1:" in err
+    assert "secret-token" not in err  # the URL's path is never logged
+
+
+def test_4xx_is_not_retried(receiver: tuple[Receiver, str]) -> None:
+    state, url = receiver
+    state.statuses = [404]
+    schedule = _schedule([{"on": "always", "webhook": url}])
+    [delivery] = notify_run(schedule, _report(), None, sleep=lambda s: None)
+    assert not delivery.delivered and delivery.attempts == 1 and "404" in (delivery.error or "")
+
+
+def test_nobody_listening_is_logged_not_raised(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    schedule = _schedule([{"on": "failure", "webhook": f"http://127.0.0.1:{port}/"}])
+    [delivery] = notify_run(schedule, _report(), None, sleep=lambda s: None)
+    assert not delivery.delivered and delivery.attempts == 3
+    assert "could not deliver" in capsys.readouterr().err
+
+
+def test_when_rules_fire() -> None:
+    rule = {"failure": Notify(on="failure", webhook="http://x/"),
+            "recovery": Notify(on="recovery", webhook="http://x/"),
+            "always": Notify(on="always", webhook="http://x/")}  # fmt: skip
+    assert fires(rule["failure"], "fail", "pass") and fires(rule["failure"], "error", None)
+    assert fires(rule["failure"], "interrupted", None)
+    assert not fires(rule["failure"], "pass", "fail")
+    assert fires(rule["recovery"], "pass", "fail")
+    assert not fires(rule["recovery"], "pass", "pass") and not fires(rule["recovery"], "pass", None)
+    assert not fires(rule["recovery"], "fail", "fail")
+    assert fires(rule["always"], "pass", "pass")
+
+
+def test_no_rule_fires_no_delivery() -> None:
+    schedule = _schedule([{"on": "recovery", "webhook": "http://127.0.0.1:9/"}])
+    assert notify_run(schedule, _report(Overall.PASS), "pass") == []
+
+
+def test_deliver_bounds_attempts_and_backoff() -> None:
+    calls: list[float] = []
+    pauses: list[float] = []
+
+    def send(timeout: float) -> None:
+        calls.append(timeout)
+        raise OSError("down")
+
+    out = deliver(send, "t", tries=3, timeout_s=60, sleep=pauses.append)
+    assert not out.delivered and out.attempts == 3 and out.error == "down"
+    assert pauses == [0.5, 1.0]
+
+
+def test_schedule_notify_is_validated(tmp_path: Path) -> None:
+    from butler_maint.errors import ContentError
+    from butler_maint.model.content import load_schedule
+
+    path = tmp_path / "daily.yaml"
+    path.write_text(
+        "routine: daily\nchecklist: x\nevery: '0 6 * * *'\nnotify:\n"
+        "  - on: failure\n    webhook: ftp://x\n"
+        "  - on: sometimes\n    email: {to: [a@b], from: c@d, smtp: 'mail:25'}\n"
+    )
+    with pytest.raises(ContentError) as caught:
+        load_schedule(path)
+    text = caught.value.render()
+    assert "daily.yaml:6:" in text and "expected an http(s) URL" in text
+    assert "daily.yaml:7:" in text and "notify[1].on" in text
+
+
+# -- SMTP ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Inbox:
+    messages: list[tuple[str, list[str], str]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        content = envelope.content.decode("utf-8", "replace")
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), content))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def test_email_is_sent_through_a_real_smtp_server(smtp_server: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server
+    email = {"to": ["ops@example.com"], "from": "butler@example.com", "smtp": f"127.0.0.1:{port}"}
+    schedule = _schedule([{"on": "failure", "email": email}])
+    [delivery] = notify_run(schedule, _report(), "pass")
+    assert delivery.delivered, delivery.error
+    [(sender, to, content)] = inbox.messages
+    assert sender == "butler@example.com" and to == ["ops@example.com"]
+    assert "Subject: [butler-maint] daily-health: FAIL (20261129T010000Z-daily-health)" in content
+    assert '"check": "disk-root"' in content
+
+
+def test_payload_of_a_pass_has_no_failures() -> None:
+    doc = payload("daily-health", _report(Overall.PASS).model_copy(update={"failures": []}), "fail")
+    assert doc["result"] == "pass" and doc["failures"] == [] and doc["previous_result"] == "fail"
