@@ -1,4 +1,4 @@
-"""``butler-maint report``: list, show, diff, verify, reindex and export run evidence."""
+"""``butler-maint report``: list, show, diff, verify, reindex, export and render run evidence."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _when(value: str | None, param: str, *, end: bool = False) -> str | None:
 
 @cli.group("report")
 def report() -> None:
-    """Run evidence: list, show, diff, verify, export."""
+    """Run evidence: list, show, diff, verify, export, render."""
 
 
 def _summary(summary: dict[str, Any]) -> str:
@@ -187,3 +187,29 @@ def export_cmd(app: App, report_id: str, fmt: str, output: Path | None) -> None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+@report.command("render")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output directory (default: site/ in the repository root).",
+)
+@pass_app
+def render_cmd(app: App, out: Path | None) -> None:
+    """Render the evidence as a static HTML site, viewable from file:// (incremental)."""
+    from butler_maint.site import render_site
+
+    store = _store(app)
+    target = (out if out is not None else app.root / "site").absolute()
+    if target.resolve().is_relative_to(store.root.resolve()):
+        raise click.BadParameter("must not be inside the evidence store", param_hint="--out")
+    outcome = render_site(store.root, target, project_root=app.root)
+    click.echo(
+        f"rendered {outcome.runs} runs ({len(outcome.written)} run pages written, "
+        f"{outcome.kept} unchanged, {outcome.removed} removed), {outcome.hosts} hosts: "
+        f"{target / 'index.html'}"
+    )
+    if not outcome.chain_ok:
+        click.echo("warning: the evidence chain is broken: run `butler-maint report verify`")

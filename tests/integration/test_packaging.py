@@ -40,6 +40,8 @@ def test_wheel_ships_the_starter_repository(tmp_path: Path) -> None:
     }
     assert starter == shipped
     assert "butler_maint/py.typed" in names
+    templates = {p.name for p in (REPO / "butler_maint/site/templates").iterdir()}
+    assert {n.rsplit("/", 1)[1] for n in names if "/site/templates/" in n} == templates
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert (
         "butler-maint = butler_maint.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

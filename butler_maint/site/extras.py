@@ -1,0 +1,134 @@
+"""Optional sections of the KPI page, from modules that may not be installed:
+check-level KPIs (``butler_maint.kpi``) and open waivers (``butler_maint.waivers``).
+
+Each section is skipped when its module cannot be imported; a section that fails to
+load (a broken waiver file, an unreadable report) shows the error instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from butler_maint.errors import ButlerError
+from butler_maint.evidence.migrate import load_report_bytes
+from butler_maint.evidence.model import Report
+from butler_maint.site.views import RunRow
+
+KPI_REPORTS = 200
+"""Check-level KPIs read at most this many reports (the most recent, dry runs left out)."""
+
+ITEMS = 20
+"""Longest list shown per KPI (open incidents, flapping checks)."""
+
+
+@dataclass
+class KpiSection:
+    """Check-level KPIs over the most recent reports."""
+
+    reports: int
+    rate: str = "n/a"
+    judged: int = 0
+    mttr: str = "n/a"
+    remediated: int = 0
+    incidents: list[tuple[str, str, str]] = field(default_factory=list)
+    flapping: list[tuple[str, str, int, int]] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class WaiverRow:
+    """An open waiver as the KPI page lists it."""
+
+    reference: str
+    hosts: str
+    check: str
+    checklist: str
+    reason: str
+    ticket: str
+    approved_by: str
+    expires: str
+    days_left: int
+
+
+@dataclass
+class WaiverSection:
+    """The open waivers, or why they could not be read."""
+
+    rows: list[WaiverRow] = field(default_factory=list)
+    error: str | None = None
+
+
+def _duration(value: timedelta | None) -> str:
+    if value is None:
+        return "n/a"
+    hours = value.total_seconds() / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+
+
+def _reports(root: Path, rows: Sequence[RunRow], paths: dict[str, str]) -> list[Report]:
+    recent = [r for r in rows if not r.dry_run][-KPI_REPORTS:]
+    return [
+        load_report_bytes((root / paths[r.id]).read_bytes(), paths[r.id])
+        for r in recent
+        if r.id in paths
+    ]
+
+
+def kpi_section(root: Path, rows: Sequence[RunRow], paths: dict[str, str]) -> KpiSection | None:
+    """Check-level KPIs from ``butler_maint.kpi``, or None when it is not available."""
+    try:
+        from butler_maint import kpi
+    except ImportError:
+        return None
+    try:
+        reports = _reports(root, rows, paths)
+    except (OSError, ButlerError) as exc:
+        return KpiSection(0, error=str(exc))
+    obs = sorted(kpi.observations(reports), key=lambda o: o.at)
+    rate = kpi.pass_rate(obs)
+    fixed = kpi.remediations(obs)
+    return KpiSection(
+        reports=len(reports),
+        rate="n/a" if rate.rate is None else f"{rate.rate:.1%}",
+        judged=rate.judged,
+        mttr=_duration(kpi.mean_time_to_remediate(fixed)),
+        remediated=len(fixed),
+        incidents=[
+            (i.host, i.check, i.since.strftime("%Y-%m-%d %H:%M"))
+            for i in kpi.open_incidents(obs)[:ITEMS]
+        ],
+        flapping=[(f.host, f.check, f.changes, f.runs) for f in kpi.flapping(obs)[:ITEMS]],
+    )
+
+
+def waiver_section(project_root: Path | None, now: datetime) -> WaiverSection | None:
+    """Open waivers of the content repository, or None without one or without waivers."""
+    if project_root is None:
+        return None
+    try:
+        from butler_maint import waivers
+    except ImportError:
+        return None
+    try:
+        live = waivers.live_waivers(waivers.load_waivers(project_root), now)
+    except ButlerError as exc:
+        return WaiverSection(error=str(exc))
+    return WaiverSection(
+        rows=[
+            WaiverRow(
+                reference=w.reference,
+                hosts=str(w.waiver.hosts),
+                check=w.waiver.check,
+                checklist=w.waiver.checklist or "",
+                reason=str(w.waiver.reason),
+                ticket=str(w.waiver.ticket or ""),
+                approved_by=str(w.waiver.approved_by or ""),
+                expires=w.waiver.expires.isoformat(),
+                days_left=w.days_left(now),
+            )
+            for w in live
+        ]
+    )

@@ -1,0 +1,39 @@
+(function () {
+  "use strict";
+  var form = document.getElementById("filters");
+  var table = document.getElementById("runs");
+  var shown = document.getElementById("shown");
+  if (!form || !table || !shown) { return; }
+  var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+  var names = ["schedule", "result", "from", "to", "host"];
+  function hostsOf(row) {
+    try { return JSON.parse(row.getAttribute("data-hosts") || "[]"); } catch (e) { return []; }
+  }
+  function value(name) { return (form.elements[name].value || "").trim(); }
+  function apply() {
+    var schedule = value("schedule"), result = value("result");
+    var from = value("from"), to = value("to"), host = value("host").toLowerCase();
+    var count = 0;
+    rows.forEach(function (row) {
+      var date = row.getAttribute("data-date") || "";
+      var ok = (!schedule || row.getAttribute("data-schedule") === schedule) &&
+        (!result || row.getAttribute("data-result") === result) &&
+        (!from || date >= from) && (!to || date <= to) &&
+        (!host || hostsOf(row).some(function (h) { return String(h).toLowerCase().indexOf(host) !== -1; }));
+      row.hidden = !ok;
+      if (ok) { count += 1; }
+    });
+    shown.textContent = count + " of " + rows.length + " runs shown";
+  }
+  var params = new URLSearchParams(window.location.search);
+  names.forEach(function (name) {
+    var given = params.get(name);
+    if (given !== null) { form.elements[name].value = given; }
+  });
+  form.addEventListener("input", apply);
+  form.addEventListener("change", apply);
+  form.addEventListener("reset", function () { window.setTimeout(apply, 0); });
+  form.addEventListener("submit", function (event) { event.preventDefault(); });
+  apply();
+  document.documentElement.setAttribute("data-filters", "ready");
+})();
