@@ -14,7 +14,11 @@ import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from butler_maint.errors import ButlerError, ContentError, Location, Problem
 from butler_maint.inventory import HostInfo, Inventory
@@ -41,6 +45,7 @@ from butler_maint.templating import (
 )
 from butler_maint.waivers import Waiver, WaiverFile, waiver_files
 
+M = TypeVar("M", bound=BaseModel)
 _ORIGIN = re.compile(r"^Origin: (?P<path>.+?):(?P<line>\d+):(?P<col>\d+)\s*$", re.MULTILINE)
 _ERROR = re.compile(r"^\[ERROR\]: (?P<msg>.+)$", re.MULTILINE)
 SYNTAX_CHECK_TIMEOUT = 120
@@ -113,17 +118,27 @@ def _inventory_sources(directory: Path) -> list[Path]:
     ]
 
 
+def _load_each(
+    paths: Iterable[Path], loader: Callable[[Path], Loaded[M]], report: Report
+) -> list[Loaded[M]]:
+    """Load every file, recording the problems of those that do not load."""
+    loaded = []
+    for path in paths:
+        try:
+            loaded.append(loader(path))
+        except ContentError as exc:
+            report.add(exc, path)
+    return loaded
+
+
 def _checklists(
     root: Path, inventories: list[Inventory], report: Report
 ) -> dict[str, Loaded[Checklist]]:
-    found: dict[str, Loaded[Checklist]] = {}
-    for path in content_files(root / "checklists"):
-        try:
-            loaded = load_checklist(path)
-        except ContentError as exc:
-            report.add(exc, path)
-            continue
-        found[loaded.model.checklist] = loaded
+    found = {
+        loaded.model.checklist: loaded
+        for loaded in _load_each(content_files(root / "checklists"), load_checklist, report)
+    }
+    for loaded in found.values():
         report.problems.extend(_checklist_refs(root, loaded, inventories))
     report.counts["checklists"] = len(found)
     return found
@@ -199,11 +214,7 @@ def _shown(source: Path | str) -> str:
 
 
 def _freeze_files(root: Path, report: Report) -> None:
-    for path in content_files(root / "freezes"):
-        try:
-            load_freeze_file(path)
-        except ContentError as exc:
-            report.add(exc, path)
+    _load_each(content_files(root / "freezes"), load_freeze_file, report)
 
 
 def _waivers(
@@ -214,12 +225,7 @@ def _waivers(
 ) -> None:
     """``waivers/*.yaml``: schema, and checklists, check ids and host patterns that exist."""
     count = 0
-    for path in waiver_files(root):
-        try:
-            loaded = load_model(WaiverFile, path)
-        except ContentError as exc:
-            report.add(exc, path)
-            continue
+    for loaded in _load_each(waiver_files(root), partial(load_model, WaiverFile), report):
         count += len(loaded.model.waivers)
         for i, waiver in enumerate(loaded.model.waivers):
             report.problems.extend(_waiver_refs(loaded, i, waiver, checklists, inventories))
@@ -256,16 +262,10 @@ def _schedules(
     inventories: list[Inventory],
     report: Report,
 ) -> None:
-    count = 0
-    for path in content_files(root / "schedules"):
-        try:
-            loaded = load_schedule(path)
-        except ContentError as exc:
-            report.add(exc, path)
-            continue
-        count += 1
-        report.problems.extend(_schedule_refs(root, loaded, checklists, inventories))
-    report.counts["schedules"] = count
+    loaded = _load_each(content_files(root / "schedules"), load_schedule, report)
+    for schedule in loaded:
+        report.problems.extend(_schedule_refs(root, schedule, checklists, inventories))
+    report.counts["schedules"] = len(loaded)
 
 
 def _schedule_refs(
