@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from butler_maint.checks.runner import CheckResult, HostRun
-from butler_maint.evidence import ChecklistStep, Kind, ReportDraft, Result, Status, Trigger
+from butler_maint.evidence import ChecklistStep, Content, Kind, ReportDraft, Result, Status, Trigger
+from butler_maint.evidence import Inventory as InventoryRecord
 from butler_maint.evidence.provenance import (
     content_provenance,
     inventory_provenance,
@@ -36,25 +38,47 @@ def to_result(result: CheckResult) -> Result:
     )
 
 
-def draft_report(
-    *,
+@dataclass(frozen=True)
+class Provenance:
+    """Where a run's content and tools came from (computed while the hosts work)."""
+
+    tools: dict[str, str]
+    content: Content
+    inventory: InventoryRecord
+
+
+def provenance_of(
     root: Path,
+    *,
     checklist: Checklist,
     checklist_file: Path,
     inventory: Inventory,
     host_count: int,
+    evidence_dir: str = "evidence",
+) -> Provenance:
+    """Tool versions, git state and sha256 of every content file the run used."""
+    modules = [root / c.testinfra for c in checklist.checks if c.testinfra]
+    used = [checklist_file, *(m for m in modules if m.is_file()), *waiver_files(root)]
+    files = [*used, *inventory.files()]
+    return Provenance(
+        tools=tool_versions(),
+        content=content_provenance(root, files, exclude=[evidence_dir]),
+        inventory=inventory_provenance(root, inventory.sources, host_count),
+    )
+
+
+def draft_report(
+    *,
+    checklist: Checklist,
     runs: list[HostRun],
+    provenance: Provenance,
     operator: str,
     started: datetime,
     finished: datetime,
     trigger: Trigger | None = None,
-    evidence_dir: str = "evidence",
     interrupted: bool = False,
 ) -> ReportDraft:
     """The report draft of one checklist run."""
-    modules = [root / c.testinfra for c in checklist.checks if c.testinfra]
-    used = [checklist_file, *(m for m in modules if m.is_file()), *waiver_files(root)]
-    files = [*used, *inventory.files()]
     return ReportDraft(
         kind=Kind.CHECKLIST,
         name=checklist.checklist,
@@ -63,9 +87,9 @@ def draft_report(
         started=started,
         finished=finished,
         interrupted=interrupted,
-        tools=tool_versions(),
-        content=content_provenance(root, files, exclude=[evidence_dir]),
-        inventory=inventory_provenance(root, inventory.sources, host_count),
+        tools=provenance.tools,
+        content=provenance.content,
+        inventory=provenance.inventory,
         host_keys={r.host: r.host_key for r in runs if r.host_key},
         steps=[
             ChecklistStep(

@@ -9,12 +9,14 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from butler_maint.checks.base import Verdict
-from butler_maint.checks.record import draft_report
+from butler_maint.checks.record import draft_report, provenance_of
 from butler_maint.checks.redact import Redactor
 from butler_maint.checks.runner import Context, HostRun, Interrupt, run_checklist
 from butler_maint.checks.types import REGISTRY
@@ -165,22 +167,29 @@ def run_and_record(
     attest = Attestation(request.operator, request.interactive, ask)
     started = datetime.now(UTC)
     signum: int | None = None
-    try:
-        runs = run_checklist(
-            checklist, hosts, ctx=ctx, attest=attest,
-            forks=request.forks or request.config.forks, on_start=on_hosts,
-            on_host_done=on_host_done,
+    with ThreadPoolExecutor(max_workers=1) as aside:  # provenance while the hosts work
+        provenance = aside.submit(
+            partial(
+                provenance_of, request.root, checklist=checklist,
+                checklist_file=request.checklist_file, inventory=request.inventory,
+                host_count=len(hosts), evidence_dir=request.config.evidence.dir,
+            )
         )  # fmt: skip
-    except Interrupt as stop:
-        runs, signum = stop.partial, stop.signum
-    match = inventory_matcher(request.inventory)
-    runs = waive_runs(runs, waivers, datetime.now(UTC), match, checklist.checklist)
+        try:
+            runs = run_checklist(
+                checklist, hosts, ctx=ctx, attest=attest,
+                forks=request.forks or request.config.forks, on_start=on_hosts,
+                on_host_done=on_host_done,
+            )  # fmt: skip
+        except Interrupt as stop:
+            runs, signum = stop.partial, stop.signum
+    runs = waive_runs(
+        runs, waivers, datetime.now(UTC), inventory_matcher(request.inventory), checklist.checklist
+    )
     draft = draft_report(
-        root=request.root, checklist=checklist, checklist_file=request.checklist_file,
-        inventory=request.inventory, host_count=len(hosts), runs=runs,
+        checklist=checklist, runs=runs, provenance=provenance.result(),
         operator=request.operator, started=started, finished=datetime.now(UTC),
-        trigger=request.trigger, evidence_dir=request.config.evidence.dir,
-        interrupted=signum is not None,
+        trigger=request.trigger, interrupted=signum is not None,
     )  # fmt: skip
     try:
         written = EvidenceStore.for_project(request.root, request.config.evidence).write(draft)
@@ -191,7 +200,11 @@ def run_and_record(
 
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
-    """Turn SIGINT and SIGTERM into ``Interrupt`` in the main thread while running."""
+    """Turn SIGINT and SIGTERM into ``Interrupt`` in the main thread while running.
+
+    Runs catch it while hosts work and still write their report; a signal arriving
+    outside that (e.g. while the report is written) ends the command with 130/143.
+    """
 
     def handler(signum: int, frame: object) -> None:
         raise Interrupt(signum)
@@ -199,6 +212,9 @@ def interruptible() -> Iterator[None]:
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
+    except Interrupt as stop:
+        sys.stderr.write(f"butler-maint: interrupted by signal {stop.signum}\n")
+        raise SystemExit(128 + stop.signum) from None
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
