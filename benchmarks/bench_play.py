@@ -138,7 +138,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-play-") as tmp:
         base = Path(tmp)
         home = base / "remote-home"
-        home.mkdir()
+        (home / ".ansible" / "tmp").mkdir(parents=True, mode=0o700)  # 20 hosts at once race
         extra = [] if args.dotfiles else [f"SetEnv HOME={home}"]
         with SshdFleet(base / "fleet", args.hosts, extra_config=extra) as fleet:
             work = write_content(base / "content", fleet)

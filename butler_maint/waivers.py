@@ -32,16 +32,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from pydantic import Field
 
-from butler_maint.checks.runner import HostRun
 from butler_maint.errors import ButlerError, ContentError, Problem
 from butler_maint.evidence.model import Status
 from butler_maint.model.base import Frozen, Text
 from butler_maint.model.checklist import Name
 from butler_maint.model.content import content_files, load_model
+
+if TYPE_CHECKING:  # the runner imports paramiko; listing waivers must not
+    from butler_maint.checks.runner import HostRun
 
 WAIVERS_DIR = "waivers"
 EXPIRY_WARNING_DAYS = 14

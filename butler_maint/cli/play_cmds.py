@@ -13,7 +13,7 @@ from butler_maint.cli.context import App, pass_app
 from butler_maint.errors import ContentError, ExitCode, Location
 
 if TYPE_CHECKING:
-    from butler_maint.playbooks import PlayOutcome
+    from butler_maint.playbooks import PlayRun
     from butler_maint.playbooks.events import Update
 
 RECAP = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
@@ -136,16 +136,19 @@ def play(
             )
     finally:
         view.close()
-    _report(outcome, check)
-    raise SystemExit(_exit_code(outcome))
+    _report(outcome.run, check)
+    click.echo(f"evidence: {outcome.written.path} ({outcome.written.id})", err=True)
+    if outcome.run.interrupted_by is not None:
+        click.echo(f"play: interrupted by signal {outcome.run.interrupted_by}", err=True)
+    raise SystemExit(_exit_code(outcome.run))
 
 
-def _exit_code(outcome: PlayOutcome) -> int:
-    if outcome.interrupted_by is not None:
-        return 128 + int(outcome.interrupted_by)
-    if outcome.bad_input:
+def _exit_code(run: PlayRun) -> int:
+    if run.interrupted_by is not None:
+        return 128 + int(run.interrupted_by)
+    if run.bad_input:
         return int(ExitCode.USAGE)
-    if outcome.error or outcome.failed_hosts:
+    if run.error or run.failed_hosts:
         return int(ExitCode.FAILED)
     return int(ExitCode.OK)
 
@@ -209,29 +212,25 @@ class _View:
             self.live = None
 
 
-def _report(outcome: PlayOutcome, check: bool) -> None:
-    hosts = outcome.step.hosts
+def _report(run: PlayRun, check: bool) -> None:
+    hosts = run.step.hosts
     width = max([len(h) for h in hosts] + [4])
     if hosts:
         click.echo(f"{'HOST':<{width}}  " + "  ".join(k.upper() for k in RECAP))
         for host, stats in hosts.items():
             cells = "  ".join(f"{getattr(stats, k):>{len(k)}}" for k in RECAP)
             click.echo(f"{host:<{width}}  {cells}")
-    for result in outcome.step.results:
+    for result in run.step.results:
         if result.status in ("fail", "unreachable"):
             message = f"  {result.message}" if result.message else ""
             click.echo(f"{result.status.upper()}  {result.host}  {result.check}{message}")
-    for warning in outcome.warnings:
+    for warning in run.warnings:
         click.echo(f"play: warning: {warning}", err=True)
-    if outcome.error:
-        click.echo(f"play: error: {outcome.error}", err=True)
-    failed = len(outcome.failed_hosts)
+    if run.error:
+        click.echo(f"play: error: {run.error}", err=True)
     dry = " (check mode: dry run)" if check else ""
     click.echo(
-        f"play: {outcome.hosts} host(s), {failed} failed or unreachable, "
-        f"ansible {outcome.status} (rc {outcome.rc}){dry}",
+        f"play: {run.hosts} host(s), {len(run.failed_hosts)} failed or unreachable, "
+        f"ansible {run.status} (rc {run.rc}){dry}",
         err=True,
     )
-    click.echo(f"evidence: {outcome.written.path} ({outcome.written.id})", err=True)
-    if outcome.interrupted_by is not None:
-        click.echo(f"play: interrupted by signal {outcome.interrupted_by}", err=True)

@@ -126,6 +126,9 @@ class PlaybookStep(Frozen):
     """A playbook run: per-host recap and per-task results."""
 
     playbook: str
+    rc: int | None = Field(None, description="ansible-playbook's exit status.")
+    status: str | None = Field(None, description="ansible-runner's: successful, failed...")
+    check_mode: bool = Field(False, description="Run with --check (changes nothing).")
     hosts: dict[str, HostStats] = Field(default_factory=dict)
     results: list[Result] = Field(default_factory=list)
 

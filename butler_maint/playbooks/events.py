@@ -116,8 +116,8 @@ def task_result(
     clean: Callable[[str], str] = _same,
 ) -> Result:
     """One evidence result from one ``runner_on_*`` event."""
-    res = data.get("res") if isinstance(data.get("res"), Mapping) else {}
-    assert isinstance(res, Mapping)
+    raw = data.get("res")
+    res: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     status, observed = _verdict(kind, data, res, stdout)
     duration = data.get("duration")
     return Result(
@@ -225,8 +225,3 @@ def tally(results: Iterable[Result]) -> dict[str, HostStats]:
         count["skipped"] += result.status is Status.SKIPPED
         count["ignored"] += result.observed == "ignored"
     return {host: HostStats(**count) for host, count in sorted(counts.items())}
-
-
-def failing_hosts(stats: Mapping[str, HostStats]) -> list[str]:
-    """Hosts with failed tasks or unreachable in the recap."""
-    return [h for h, s in stats.items() if s.failed or s.unreachable]

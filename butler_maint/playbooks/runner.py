@@ -99,12 +99,12 @@ def run_playbook(
     ansible-runner's own failures (it could not start or follow ansible-playbook) are
     mapped to CannotRunError; ansible-playbook's failures are data (status, rc, events).
     """
-    import ansible_runner
     from ansible_runner.exceptions import AnsibleRunnerException, ConfigurationError
 
+    private_dir.mkdir(mode=0o700)
     _write_settings(private_dir)
     try:
-        runner = _run(ansible_runner, spec, private_dir, handler, cancel)
+        runner = _run(spec, private_dir, handler, cancel)
     except (AnsibleRunnerException, ConfigurationError, ValueError, OSError) as ex:
         raise CannotRunError(f"ansible-runner failed: {type(ex).__name__}: {ex}") from None
     rc = runner.rc if isinstance(runner.rc, int) else None
@@ -112,12 +112,13 @@ def run_playbook(
 
 
 def _run(
-    ansible_runner: Any,
     spec: RunSpec,
     private_dir: Path,
     handler: Callable[[dict[str, Any]], bool],
     cancel: Callable[[], bool],
 ) -> Any:
+    import ansible_runner
+
     return ansible_runner.run(
         private_data_dir=str(private_dir),
         ident="run",
@@ -140,7 +141,7 @@ def _write_settings(private_dir: Path) -> None:
     """Runner settings go in ``env/settings``: given as ``settings=`` they are dropped
     when that file is missing (ansible-runner 2.4 resets them in ``prepare_env``)."""
     env = private_dir / "env"
-    env.mkdir(mode=0o700, parents=True)
+    env.mkdir(mode=0o700)
     settings = {"suppress_output_file": True, "pexpect_timeout": POLL_S}
     (env / "settings").write_text(json.dumps(settings), encoding="utf-8")
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from butler_maint.checks.redact import Redactor
 from butler_maint.errors import InventoryError
-from butler_maint.inventory import Inventory
+from butler_maint.inventory import Inventory, UndecryptedSecret
 from butler_maint.playbooks.plays import Tagged, load_yaml_text
 
 VAULT_HEADER = b"$ANSIBLE_VAULT;"
@@ -34,15 +34,20 @@ def run_redactor(
     inventory: Inventory,
     trees: Iterable[Path],
     vault_password_file: Path | None,
+    exclude: Iterable[Path] = (),
 ) -> Redactor:
-    """A redactor knowing every secret of the run (see the module docstring)."""
+    """A redactor knowing every secret of the run (see the module docstring).
+
+    ``trees`` are searched for vault values (``exclude``: directories skipped, such as
+    the evidence store when the playbook sits at the repository root).
+    """
     values: list[str] = []
     for host in inventory.all_hosts():
         values += leaves([host.vars[name] for name in host.secret_vars if name in host.vars])
     if vault_password_file is not None:
         values += _password(vault_password_file)
         vault = _vault(vault_password_file)
-        for path in _files(trees):
+        for path in _files(trees, {p.resolve() for p in exclude}):
             values += _vaulted_values(path, vault)
     redactor = Redactor()
     redactor.add(variant for value in values for variant in variants(value))
@@ -68,6 +73,8 @@ def leaves(values: Iterable[Any]) -> list[str]:
             out += leaves(value)
         elif isinstance(value, Tagged):
             out += leaves([value.value])
+        elif isinstance(value, UndecryptedSecret):
+            continue  # without the password nobody can show it, ansible included
         elif value is not None and not isinstance(value, bool):
             out.append(str(value))
     return out
@@ -98,14 +105,18 @@ def _vault(password_file: Path) -> Any:
     return VaultLib([(constants.DEFAULT_VAULT_IDENTITY, secret)])
 
 
-def _files(trees: Iterable[Path]) -> Iterator[Path]:
+def _files(trees: Iterable[Path], exclude: set[Path]) -> Iterator[Path]:
     """Regular, non-hidden files of the trees, at most MAX_FILES of them."""
     count = 0
     for tree in trees:
         if not tree.is_dir():
             continue
         for dirpath, dirnames, filenames in os.walk(tree):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if not d.startswith(".") and (Path(dirpath) / d).resolve() not in exclude
+            )
             for name in sorted(filenames):
                 if count >= MAX_FILES:
                     return

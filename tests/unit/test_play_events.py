@@ -356,3 +356,10 @@ def test_secret_variants_cover_json_and_lines() -> None:
     shown = json.dumps({"msg": secret}) + json.dumps({"msg": secret}, ensure_ascii=False)
     assert "ss" not in redactor.text(shown).replace(MASK, "")
     assert redactor.text("wörd-line-two") == MASK
+
+
+def test_undecryptable_vault_values_are_not_secrets_to_mask() -> None:
+    from butler_maint.inventory import UndecryptedSecret
+    from butler_maint.playbooks.secrets import leaves
+
+    assert leaves([{"a": UndecryptedSecret("a"), "b": ["x", 3, None, True]}]) == ["x", "3"]
