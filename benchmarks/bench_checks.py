@@ -8,6 +8,10 @@ one script per host, 20 threads, TCP_NODELAY); ``butler-maint check``; ``ansible
 shell`` with the same checks in one command; and with ``--full`` (slow at 100 hosts) an
 ansible-playbook with one task per check and pytest-testinfra (paramiko backend, one
 test per check). Prints median wall seconds, ratios, and butler-maint's peak RSS.
+
+The hosts' shells start with an empty HOME (sshd ``SetEnv``) unless ``--dotfiles``: a
+slow ``~/.bashrc`` on this machine (~85 ms per SSH command) would otherwise be most of
+what every method measures.
 """
 
 from __future__ import annotations
@@ -177,11 +181,13 @@ def methods(work: Path, fleet: SshdFleet, inventory: Path, full: bool) -> dict[s
     return found
 
 
-def bench(count: int, rounds: int, full: bool) -> None:
+def bench(count: int, rounds: int, full: bool, dotfiles: bool) -> None:
     """Time every method ``rounds`` times, interleaved, and print the table."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        with SshdFleet(work / "fleet", count) as fleet:
+        (work / "home").mkdir()
+        extra = [] if dotfiles else [f"SetEnv HOME={work / 'home'}"]
+        with SshdFleet(work / "fleet", count, extra_config=extra) as fleet:
             inventory = write_content(work, fleet)
             table = methods(work, fleet, inventory, full)
             times: dict[str, list[float]] = {name: [] for name in table}
@@ -195,7 +201,9 @@ def bench(count: int, rounds: int, full: bool) -> None:
                         rss.append(peak)
     median = {name: statistics.median(ts) for name, ts in times.items()}
     ours = median["butler-maint"]
-    print(f"\n{count} hosts x {len(CHECKS)} checks, median of {rounds} (wall s, start-up included)")
+    shells = "login shells with dotfiles" if dotfiles else "empty remote HOME"
+    print(f"\n{count} hosts x {len(CHECKS)} checks, median of {rounds} (wall s, start-up included,")
+    print(f"{shells})")
     print("| method | s | / butler-maint |\n|---|---:|---:|")
     for name, seconds in median.items():
         print(f"| {name} | {seconds:.2f} | {seconds / ours:.2f}x |")
@@ -212,9 +220,10 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, nargs="+", default=[20, 100])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--full", action="store_true", help="also ansible-playbook and testinfra")
+    parser.add_argument("--dotfiles", action="store_true", help="keep the login shell's HOME")
     args = parser.parse_args()
     for count in args.hosts:
-        bench(count, args.rounds, args.full)
+        bench(count, args.rounds, args.full, args.dotfiles)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ class KpiSection:
     remediated: int = 0
     incidents: list[tuple[str, str, str]] = field(default_factory=list)
     flapping: list[tuple[str, str, int, int]] = field(default_factory=list)
+    forecasts: list[str] = field(default_factory=list)
     error: str | None = None
 
 
@@ -77,7 +78,9 @@ def _reports(root: Path, rows: Sequence[RunRow], paths: dict[str, str]) -> list[
     ]
 
 
-def kpi_section(root: Path, rows: Sequence[RunRow], paths: dict[str, str]) -> KpiSection | None:
+def kpi_section(
+    root: Path, rows: Sequence[RunRow], paths: dict[str, str], now: datetime
+) -> KpiSection | None:
     """Check-level KPIs from ``butler_maint.kpi``, or None when it is not available."""
     try:
         from butler_maint import kpi
@@ -101,6 +104,7 @@ def kpi_section(root: Path, rows: Sequence[RunRow], paths: dict[str, str]) -> Kp
             for i in kpi.open_incidents(obs)[:ITEMS]
         ],
         flapping=[(f.host, f.check, f.changes, f.runs) for f in kpi.flapping(obs)[:ITEMS]],
+        forecasts=[f.describe(now) for f in kpi.forecasts(obs, now)[:ITEMS]],
     )
 
 

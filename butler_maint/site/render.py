@@ -330,7 +330,7 @@ def _render_kpi(
         days=days,
         chart=pass_rate_chart(days),
         schedules=[(t, stacked(t)) for t in schedules],
-        kpis=extras.kpi_section(site.root, rows, paths),
+        kpis=extras.kpi_section(site.root, rows, paths, site.now),
         waivers=extras.waiver_section(project_root, site.now),
         generated=iso_z(site.now),
     )

@@ -98,3 +98,25 @@ def test_render_command_default_and_incremental(tmp_path: Path) -> None:
         cli, ["-C", str(tmp_path), "report", "render", "--out", str(tmp_path / "audit/x")]
     )
     assert inside.exit_code == 2 and "inside the evidence store" in inside.stderr
+
+
+def test_kpi_page_shows_forecasts(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path / "evidence")
+    first = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+    for day, used in enumerate((60, 62, 64, 66)):
+        started = first + timedelta(days=day)
+        result = Result(host="web01", check="disk-root", status=Status.PASS, observed=used,
+                        expected="<= 85 %")  # fmt: skip
+        store.write(
+            ReportDraft(
+                kind=Kind.CHECKLIST,
+                name="linux-baseline",
+                operator="cron@bastion",
+                started=started,
+                finished=started + timedelta(seconds=1),
+                steps=[ChecklistStep(checklist="linux-baseline", results=[result])],
+            )
+        )
+    render_site(store.root, tmp_path / "site", now=first + timedelta(days=3, hours=1))
+    page = html.unescape((tmp_path / "site" / "kpi.html").read_text("utf-8"))
+    assert "disk-root on web01 reaches 85 % in about" in page
