@@ -14,6 +14,7 @@ import yaml
 
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, pass_app
+from butler_maint.cli.options import inventory_option, limit_option, operator_option
 from butler_maint.errors import ContentError, ExitCode, Location
 from butler_maint.model.content import checklist_path
 
@@ -36,14 +37,8 @@ def find_checklist(app: App, name: str) -> Path:
 
 @cli.command()
 @click.argument("checklist")
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    type=click.Path(exists=True, path_type=Path),
-    help="Inventory (default: `inventory` of butler.yaml).",
-)
-@click.option("--limit", help="Further limit hosts (Ansible pattern, as ansible-playbook --limit).")
+@inventory_option
+@limit_option
 @click.option(
     "--forks", type=click.IntRange(1, 1000), help="Hosts checked in parallel (default 20)."
 )
@@ -55,7 +50,7 @@ def find_checklist(app: App, name: str) -> Path:
     show_default=True,
     help="Result format on stdout.",
 )
-@click.option("--operator", help="Who runs this (default user@host), recorded in the evidence.")
+@operator_option
 @click.option(
     "--accept-new-host-keys",
     is_flag=True,

@@ -10,6 +10,7 @@ import click
 
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, pass_app
+from butler_maint.cli.options import inventory_option, limit_option, operator_option
 from butler_maint.errors import ContentError, ExitCode, Location
 
 if TYPE_CHECKING:
@@ -41,14 +42,8 @@ def _serial(ctx: click.Context, param: click.Parameter, value: str | None) -> in
 
 @cli.command()
 @click.argument("playbook")
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    type=click.Path(exists=True, path_type=Path),
-    help="Inventory (default: `inventory` of butler.yaml).",
-)
-@click.option("--limit", help="Further limit hosts (Ansible pattern, as ansible-playbook --limit).")
+@inventory_option
+@limit_option
 @click.option("--check", is_flag=True, help="Ansible check mode: change nothing; a dry run.")
 @click.option("--diff", is_flag=True, help="Have modules report the changes they make.")
 @click.option(
@@ -75,7 +70,7 @@ def _serial(ctx: click.Context, param: click.Parameter, value: str | None) -> in
     type=click.FloatRange(0, 100),
     help="Abort a play when more than this percentage of a batch failed.",
 )
-@click.option("--operator", help="Who runs this (default user@host), recorded in the evidence.")
+@operator_option
 @click.option(
     "--accept-new-host-keys",
     is_flag=True,

@@ -10,6 +10,7 @@ import click
 
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, pass_app
+from butler_maint.cli.options import inventory_option, limit_option, operator_option
 from butler_maint.errors import ButlerError, ExitCode
 
 if TYPE_CHECKING:
@@ -53,9 +54,9 @@ def window() -> None:
 @click.option("--override", is_flag=True, help="Run although a freeze covers the window.")
 @click.option("--reason", help="Why the freeze is overridden (required with --override).")
 @click.option("--occurrence", help="The occurrence this run is for (default: the open one).")
-@click.option("-i", "--inventory", "inventory_path", type=click.Path(exists=True, path_type=Path))
-@click.option("--limit", help="Further limit hosts (Ansible pattern).")
-@click.option("--operator", help="Who runs this (default user@host).")
+@inventory_option
+@limit_option
+@operator_option
 @pass_app
 def window_run(
     app: App,
@@ -131,8 +132,8 @@ def window_approve(app: App, name: str, occurrence: str, by: str | None, note: s
 
 @cli.command("run-due", epilog=CRONTAB_HELP)
 @click.option("--at", "at", help="Act as if it were this time (ISO time or date; UTC default).")
-@click.option("-i", "--inventory", "inventory_path", type=click.Path(exists=True, path_type=Path))
-@click.option("--operator", help="Identity recorded (default user@host).")
+@inventory_option
+@operator_option
 @pass_app
 def run_due_cmd(
     app: App, at: str | None, inventory_path: Path | None, operator: str | None

@@ -1,0 +1,21 @@
+"""Options several commands share, defined once so they read and behave the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+inventory_option = click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="Inventory (default: `inventory` of butler.yaml).",
+)
+limit_option = click.option(
+    "--limit", help="Further limit hosts (Ansible pattern, as ansible-playbook --limit)."
+)
+operator_option = click.option(
+    "--operator", help="Who runs this (default user@host), recorded in the evidence."
+)
