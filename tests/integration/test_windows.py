@@ -21,6 +21,9 @@ from butler_maint.evidence.index import read_entries
 
 pytestmark = pytest.mark.integration
 BUTLER = str(Path(sys.executable).parent / "butler-maint")
+# The test window opens 12 h from now, so an ad hoc run is never inside an occurrence
+# (which would end the run with the occurrence) whatever time the suite runs at.
+OPENS = (datetime.now(UTC).hour + 12) % 24
 
 HEALTH = """checklist: health
 hosts: linux
@@ -32,7 +35,7 @@ checks:
 
 def window_doc(**extra: object) -> dict[str, object]:
     doc: dict[str, object] = {
-        "window": "patch", "timezone": "UTC", "every": "0 2 * * *", "duration": "3h",
+        "window": "patch", "timezone": "UTC", "every": f"0 {OPENS} * * *", "duration": "3h",
         "hosts": "linux", "steps": [{"checklist": "health"}],
     }  # fmt: skip
     doc.update(extra)
@@ -147,9 +150,8 @@ def test_frozen_window_needs_an_override_with_a_reason(sshd_fleet_factory, tmp_p
 def test_four_eyes_approval(sshd_fleet_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     fleet = sshd_fleet_factory(2)
     root = repo(tmp_path, fleet, window_doc(requires_approval=True))
-    slot = (datetime.now(UTC) + timedelta(days=1)).replace(
-        hour=2, minute=0, second=0, microsecond=0
-    )
+    slot = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    slot = slot.replace(hour=OPENS)
     occurrence = slot.strftime("%Y-%m-%dT%H:%MZ")
     run = ("window", "run", "patch", "--occurrence", occurrence)
     unapproved = butler(root, *run, "--operator", "bob@ops")
