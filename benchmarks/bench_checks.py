@@ -3,11 +3,13 @@ butler-maint and its peers, interleaved, start-up included. Not a test.
 
     .venv/bin/python benchmarks/bench_checks.py [--hosts 20 100] [--rounds 3] [--full]
 
-Methods: the parallel ``ssh host true`` floor; a bare paramiko script (one connection,
-one script per host, 20 threads, TCP_NODELAY); ``butler-maint check``; ``ansible all -m
-shell`` with the same checks in one command; and with ``--full`` (slow at 100 hosts) an
-ansible-playbook with one task per check and pytest-testinfra (paramiko backend, one
-test per check). Prints median wall seconds, ratios, and butler-maint's peak RSS.
+Methods: the parallel ``ssh host true`` floor; a bare paramiko script (its own Python
+process: one connection, one script per host, 20 threads, TCP_NODELAY); ``butler-maint
+check``; ``ansible all -m shell`` with the same checks in one command; and with
+``--full`` (slow at 100 hosts) an ansible-playbook with one task per check and
+pytest-testinfra (paramiko backend, one test per check). Every method runs as its own
+process(es), start-up included, once untimed to warm caches, then ``--rounds`` times
+interleaved. Prints median wall seconds, ratios, and butler-maint's peak RSS.
 
 The hosts' shells start with an empty HOME (sshd ``SetEnv``) unless ``--dotfiles``: a
 slow ``~/.bashrc`` on this machine (~85 ms per SSH command) would otherwise be most of
@@ -17,18 +19,17 @@ what every method measures.
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
-import paramiko
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -56,7 +57,7 @@ Method = Callable[[], int | None]
 def write_content(work: Path, fleet: SshdFleet) -> Path:
     """The checklist, butler.yaml and inventory every method uses."""
     (work / "checklists").mkdir()
-    checks = [{"id": name, **spec} for name, _, spec in CHECKS]
+    checks = [{"id": name, **cast(dict[str, object], spec)} for name, _, spec in CHECKS]
     doc = {"checklist": "bench", "hosts": "fleet", "checks": checks}
     (work / "checklists" / "bench.yaml").write_text(yaml.safe_dump(doc))
     settings = {"ssh": {"known_hosts": str(fleet.known_hosts), "system_known_hosts": False}}
@@ -73,33 +74,40 @@ def ssh_floor(fleet: SshdFleet) -> None:
         raise RuntimeError("ssh true failed")
 
 
-def paramiko_script(fleet: SshdFleet) -> None:
-    """One connection and one script per host, 20 threads, TCP_NODELAY."""
+PARAMIKO_SCRIPT = """\
+import json, socket, sys
+ports, user, key, known, command = json.loads(sys.argv[1])
 
-    def one(name: str) -> None:
-        port = fleet.host(name).port
-        sock = socket.create_connection(("127.0.0.1", port))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client = paramiko.SSHClient()
-        client.load_host_keys(str(fleet.known_hosts))
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        client.connect(
-            "127.0.0.1", port, fleet.user, sock=sock, key_filename=str(fleet.client_key),
-            look_for_keys=False, allow_agent=False,
-        )  # fmt: skip
-        transport = client.get_transport()
-        assert transport is not None
-        channel = transport.open_session()
-        channel.exec_command("sh -s")
-        channel.sendall(ONE_COMMAND.encode())
-        channel.shutdown_write()
-        while channel.recv(65536):
-            pass
-        channel.recv_exit_status()
-        client.close()
+def one(port):
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    client = paramiko.SSHClient()
+    client.load_host_keys(known)
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect("127.0.0.1", port, user, sock=sock, key_filename=key,
+                   look_for_keys=False, allow_agent=False)
+    channel = client.get_transport().open_session()
+    channel.exec_command("sh -s")
+    channel.sendall(command.encode())
+    channel.shutdown_write()
+    while channel.recv(65536):
+        pass
+    channel.recv_exit_status()
+    client.close()
 
-    with ThreadPoolExecutor(20) as pool:
-        list(pool.map(one, fleet.hosts))
+with ThreadPoolExecutor(20) as pool:
+    list(pool.map(one, ports))
+"""
+
+
+def paramiko_script(work: Path, fleet: SshdFleet) -> Method:
+    """A bare Python script: one connection and one script per host, 20 threads,
+    TCP_NODELAY, strict host keys; run as its own process, so start-up counts."""
+    path = work / "paramiko_script.py"
+    path.write_text(PARAMIKO_SCRIPT)
+    ports = [h.port for h in fleet.hosts.values()]
+    args = [ports, fleet.user, str(fleet.client_key), str(fleet.known_hosts), ONE_COMMAND]
+    return lambda: run_quiet([sys.executable, str(path), json.dumps(args)])
 
 
 def ansible_env(work: Path, fleet: SshdFleet) -> dict[str, str]:
@@ -156,7 +164,7 @@ def methods(work: Path, fleet: SshdFleet, inventory: Path, full: bool) -> dict[s
     butler = [str(BIN / "butler-maint"), "-C", str(work), "check", "bench", "-i", str(inventory)]
     found: dict[str, Method] = {
         "ssh true (floor)": lambda: ssh_floor(fleet),
-        "paramiko script": lambda: paramiko_script(fleet),
+        "paramiko script": paramiko_script(work, fleet),
         "butler-maint": lambda: run_quiet([*butler, "--forks", "20", "--format", "json"]),
         "ansible ad hoc": lambda: run_quiet(
             [str(BIN / "ansible"), "fleet", "-i", str(inventory), "-m", "shell", "-a", ONE_COMMAND],
@@ -192,6 +200,8 @@ def bench(count: int, rounds: int, full: bool, dotfiles: bool) -> None:
             table = methods(work, fleet, inventory, full)
             times: dict[str, list[float]] = {name: [] for name in table}
             rss: list[int] = []
+            for method in table.values():  # warm-up, untimed: caches, .pyc files
+                method()
             for _ in range(rounds):
                 for name, method in table.items():  # interleaved: one of each per round
                     started = time.perf_counter()
@@ -222,6 +232,8 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="also ansible-playbook and testinfra")
     parser.add_argument("--dotfiles", action="store_true", help="keep the login shell's HOME")
     args = parser.parse_args()
+    # As on an installed system: every Python tool may read and write its .pyc files.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     for count in args.hosts:
         bench(count, args.rounds, args.full, args.dotfiles)
 

@@ -125,7 +125,8 @@ def run_butler(work: Path, round_: int) -> tuple[float, float]:
     done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     elapsed, cpu = time.perf_counter() - start, children_cpu() - cpu
     if done.returncode != 0:
-        raise RuntimeError(f"butler-maint play failed: {done.returncode}: {done.stderr[-2000:]}")
+        why = done.stderr[-2000:].decode(errors="replace")
+        raise RuntimeError(f"butler-maint play failed: {done.returncode}: {why}")
     return elapsed, cpu
 
 

@@ -60,18 +60,20 @@ def build_script(fragments: list[tuple[str, str]], token: str) -> str:
     return "".join(parts)
 
 
-def _frames(token: str) -> re.Pattern[bytes]:
-    tok = re.escape(token.encode())
-    return re.compile(
-        rb"(?m)^" + tok + rb" B (?P<id>[^\n]*)\n(?P<out>.*?)\n" + tok
-        + rb" E (?P=id) (?P<rc>-?\d+) (?P<ms>-?\d+)\n"
-        + rb"(?:" + tok + rb" S (?P=id)\n(?P<err>.*?)\n" + tok + rb" F (?P=id)\n)?",
-        re.DOTALL,
-    )  # fmt: skip
+# One pattern for every token (compiled once, not per host); a frame counts only when
+# its token is the run's. A check's output lies inside its own frame, so a look-alike
+# frame it prints is part of that output, never a frame of its own.
+_FRAME = re.compile(
+    rb"(?m)^(?P<tok>@@[0-9a-f]{16}) B (?P<id>[^\n]*)\n(?P<out>.*?)\n"
+    rb"(?P=tok) E (?P=id) (?P<rc>-?\d+) (?P<ms>-?\d+)\n"
+    rb"(?:(?P=tok) S (?P=id)\n(?P<err>.*?)\n(?P=tok) F (?P=id)\n)?",
+    re.DOTALL,
+)
 
 
 def parse_output(output: bytes, token: str) -> tuple[list[Framed], bool]:
     """Parse the framed output; the flag says whether the script ran to its end."""
+    mine = token.encode()
     results = [
         Framed(
             match["id"].decode("utf-8", "replace"),
@@ -82,7 +84,8 @@ def parse_output(output: bytes, token: str) -> tuple[list[Framed], bool]:
             ),
             max(int(match["ms"]), 0),
         )
-        for match in _frames(token).finditer(output)
+        for match in _FRAME.finditer(output)
+        if match["tok"] == mine
     ]
     complete = output.rstrip(b"\n").endswith(token.encode() + b" END")
     return results, complete

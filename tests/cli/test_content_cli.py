@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,31 @@ def test_help_lists_the_commands() -> None:
     for command in ("validate", "schema", "init"):
         assert command in result.output
     assert "Exit codes" in result.output
+
+
+def test_every_command_is_in_the_lazy_map_under_its_own_module() -> None:
+    """Each command is registered by the module COMMAND_MODULES names, and only one
+    command's module is imported to run it (checked in a fresh interpreter)."""
+    probe = """
+import importlib, json, sys
+from butler_maint.cli import COMMAND_MODULES, cli
+from click.testing import CliRunner
+CliRunner().invoke(cli, ["check", "--help"])
+loaded = sorted(m for m in sys.modules if m.endswith("_cmds"))
+owners = {}
+for module in sorted(set(COMMAND_MODULES.values())):
+    before = set(cli.commands)
+    importlib.import_module("butler_maint.cli." + module)
+    owners.update({name: module for name in set(cli.commands) - before})
+print(json.dumps({"loaded": loaded, "owners": owners, "map": COMMAND_MODULES}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    found = json.loads(done.stdout)
+    assert found["loaded"] == ["butler_maint.cli.check_cmds"]
+    owners = {"check": "check_cmds", **found["owners"]}  # check was loaded by the probe
+    assert owners == found["map"]
 
 
 def test_init_then_validate_is_clean(starter: Path) -> None:

@@ -6,6 +6,7 @@ executor and runner alone; the real check types have golden-file tests of their 
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,24 @@ def test_accept_new_host_keys_writes_the_project_file(sshd_fleet_factory, tmp_pa
     )
     again, _ = run(fleet, tmp_path, BASIC, known_hosts=known)
     assert all(r.results[0].status == "pass" for r in again)
+
+
+def test_hashed_known_hosts_entries_are_trusted(sshd_fleet_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Entries hashed by ``ssh-keygen -H`` match, each host only its own key."""
+    fleet = sshd_fleet_factory(2)
+    first, second = fleet.hosts.values()
+    known = tmp_path / "known_hosts"
+    known.write_text(
+        f"[127.0.0.1]:{first.port} {first.host_key_pub}\n"
+        f"[127.0.0.1]:{second.port} {first.host_key_pub}\n"  # the wrong key for second
+    )
+    subprocess.run(["ssh-keygen", "-H", "-f", str(known)], check=True, capture_output=True)
+    assert "127.0.0.1" not in known.read_text()
+    runs, _ = run(fleet, tmp_path, BASIC, known_hosts=known)
+    status = {r.host: next(c for c in r.results if c.check == "hello") for r in runs}
+    assert status[first.name].status == "pass"
+    assert status[second.name].status == "error"
+    assert "CHANGED" in (status[second.name].message or "")
 
 
 HOSTILE = [
