@@ -26,13 +26,9 @@ from __future__ import annotations
 
 import json
 import logging
-import smtplib
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -160,6 +156,9 @@ Clock = Callable[[], float]
 
 def post_json(url: str, document: dict[str, Any], timeout_s: float) -> None:
     """POST ``document`` as JSON; raise on a non-2xx answer or a network error."""
+    import urllib.error  # imported when sending, not with the models
+    import urllib.request
+
     if urlsplit(url).scheme not in ("http", "https"):
         raise _Permanent(f"not an http(s) URL: {url!r}")
     body = json.dumps(document, ensure_ascii=False).encode("utf-8")
@@ -182,6 +181,9 @@ def post_json(url: str, document: dict[str, Any], timeout_s: float) -> None:
 
 def send_email(email: Email, subject: str, text: str, timeout_s: float) -> None:
     """Send one plain-text email through the relay; raise on any SMTP or network error."""
+    import smtplib  # imported when sending, not with the models
+    from email.message import EmailMessage
+
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = email.sender

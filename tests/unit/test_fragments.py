@@ -4,9 +4,11 @@ when run for real on this (Debian) machine."""
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -209,6 +211,15 @@ def _pem(tmp_path: Path) -> Path | None:
     return cert
 
 
+def _stale(tmp_path: Path) -> Path:
+    """A file last changed two days ago."""
+    path = tmp_path / "stale"
+    path.write_text("old\n")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(path, (two_days_ago, two_days_ago))
+    return path
+
+
 def _local_cases(tmp_path: Path, port: int) -> list[tuple[str, dict[str, Any], set[str]]]:
     """(type, spec, acceptable statuses) for this Debian machine."""
     any_status = {"pass", "fail", "error", "skipped"}
@@ -236,6 +247,8 @@ def _local_cases(tmp_path: Path, port: int) -> list[tuple[str, dict[str, Any], s
             {"pass"},
         ),
         ("file", {"path": str(tmp_path / "absent")}, {"fail"}),
+        ("file", {"path": str(_stale(tmp_path)), "max_age_hours": 24}, {"fail"}),
+        ("file", {"path": str(_stale(tmp_path)), "max_age_hours": 72}, {"pass"}),
         ("directory", {"path": "/", "mount_point": True}, {"pass"}),
         ("directory", {"path": str(tmp_path), "mount_point": False}, any_status),
         ("mount", {"path": "/proc", "fstype": "proc"}, {"pass"}),

@@ -128,7 +128,7 @@ def load_fragment(spec: LoadSpec) -> str:
     del spec
     return (
         f"{HEAD}[ -r /proc/loadavg ] || {missing('/proc/loadavg')}\n"
-        'echo "loadavg=$(cat /proc/loadavg)"\n'
+        'read -r l </proc/loadavg; echo "loadavg=$l"\n'
         f'if {has("nproc")}; then echo "cpus=$(nproc)"\n'
         f'elif {has("getconf")}; then echo "cpus=$(getconf _NPROCESSORS_ONLN)"\n'
         f"else {missing('nproc', 'getconf')}\nfi\n"
