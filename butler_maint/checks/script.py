@@ -1,11 +1,13 @@
 """One POSIX ``sh`` script per host holding every check, and the parser of its output.
 
-Each check's fragment runs in a subshell; its stdout streams straight back between two
-frame lines, ``<token> B <id>`` and ``<token> E <id> <rc> <ms>``; its stderr, when there
-is any, follows between ``<token> S <id>`` and ``<token> F <id>``. The token is random
-per run, so output from a host cannot forge a frame. The frames cost no extra process
-per check (only shell builtins): on a host, a check is one fork plus its own commands.
-Durations come from /proc/uptime (10 ms resolution; 0 where it does not exist).
+Each check's fragment runs in a subshell, a command substitution that captures its
+stderr while its stdout streams straight back (through fd 3) between two frame lines,
+``<token> B <id>`` and ``<token> E <id> <rc> <ms>``; the stderr, when there is any,
+follows between ``<token> S <id>`` and ``<token> F <id>``. The token is random per run,
+so output from a host cannot forge a frame. The frames cost no process of their own
+(only shell builtins, no temporary files): on a host, a check is one fork plus its own
+commands, and processes are most of what a fleet run costs. Durations come from
+/proc/uptime (10 ms resolution; 0 where it does not exist).
 """
 
 from __future__ import annotations
@@ -20,15 +22,14 @@ _PRELUDE = """\
 LC_ALL=C; export LC_ALL
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH; export PATH
 umask 077
-_bm_d=$(mktemp -d 2>/dev/null) || { _bm_d=/tmp/.butler.$$; mkdir -m 700 "$_bm_d" || exit 90; }
-trap 'rm -rf "$_bm_d"' EXIT
+exec 3>&1
 trap 'exit 143' HUP INT TERM
 _bm_ms() { _bm_now=0; read -r _bm_up _bm_rest 2>/dev/null </proc/uptime || return 0
   _bm_now=${_bm_up%.*}${_bm_up#*.}0; }
 _bm_end() { _bm_ms
   printf '\\n%s E %s %s %s\\n' "$_bm_tok" "$1" "$2" "$((_bm_now - _bm_t0))"
-  if [ -s "$_bm_d/e" ]; then
-    printf '%s S %s\\n' "$_bm_tok" "$1"; cat "$_bm_d/e"; printf '\\n%s F %s\\n' "$_bm_tok" "$1"
+  if [ -n "$_bm_e" ]; then
+    printf '%s S %s\\n%s\\n\\n%s F %s\\n' "$_bm_tok" "$1" "$_bm_e" "$_bm_tok" "$1"
   fi; }
 """
 
@@ -53,8 +54,7 @@ def build_script(fragments: list[tuple[str, str]], token: str) -> str:
     for check_id, fragment in fragments:
         parts.append(
             f"_bm_ms; _bm_t0=$_bm_now; printf '%s B %s\\n' \"$_bm_tok\" {q(check_id)}\n"
-            f'(\n{fragment}\n) 2>"$_bm_d/e" </dev/null\n'
-            f"_bm_end {q(check_id)} $?\n"
+            f"_bm_e=$({{\n{fragment}\n}} 2>&1 >&3 3>&- </dev/null); _bm_end {q(check_id)} $?\n"
         )
     parts.append("printf '%s END\\n' \"$_bm_tok\"\n")
     return "".join(parts)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from butler_maint.checks.base import Raw, Verdict
+from butler_maint.checks.script import build_script, new_token, parse_output
 from butler_maint.checks.types import REGISTRY
 from butler_maint.checks.types.system import sysctl_path
 from butler_maint.model.checks import Check
@@ -59,10 +60,29 @@ def _spec(kind: str, data: dict[str, Any]) -> Any:
     return Check.model_validate({"id": "t", kind: data}).spec
 
 
-def _run(fragment: str, cwd: Path, shell: str = "sh", env: dict[str, str] | None = None) -> Raw:
-    """Run a fragment as the per-host script does: a subshell, stdin from /dev/null."""
+def _run(fragment: str, cwd: Path, shell: str = "sh") -> Raw:
+    """Run a fragment inside the per-host script, as a host does, and parse it back."""
+    token = new_token()
+    path = shutil.which(shell) or shell
+    argv = [path, "sh", "-s"] if shell == "busybox" else [path, "-s"]
     done = subprocess.run(
-        [shutil.which(shell) or shell, "-c", f"(\n{fragment}\n)"],
+        argv,
+        input=build_script([("t", fragment)], token).encode(),
+        cwd=cwd,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    frames, complete = parse_output(done.stdout, token)
+    assert complete and len(frames) == 1, done
+    return frames[0].raw
+
+
+def _run_bare(fragment: str, cwd: Path, env: dict[str, str]) -> Raw:
+    """Run a fragment alone in a subshell with ``env``: the script's prelude would put
+    the standard directories back on a PATH that hides tools."""
+    done = subprocess.run(
+        ["/bin/sh", "-c", f"(\n{fragment}\n)"],
         cwd=cwd,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -83,9 +103,10 @@ def test_variants_cover_the_registry() -> None:
 def test_fragment_is_valid_sh(kind: str, shell: str) -> None:
     for data in VARIANTS[kind]:
         fragment = REGISTRY[kind].fragment(_spec(kind, data))
+        script = build_script([(kind, fragment)], new_token())  # as it sits in the script
         argv = [shell, "sh", "-n"] if shell == "busybox" else [shell, "-n"]
-        done = subprocess.run(argv, input=fragment, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, f"{kind} {data}: {done.stderr}\n{fragment}"
+        done = subprocess.run(argv, input=script, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{kind} {data}: {done.stderr}\n{script}"
 
 
 def _hostile(sentinel: Path) -> list[str]:
@@ -347,7 +368,7 @@ def test_fallback_branches_on_this_host(index: int, tmp_path: Path, web: int) ->
         pytest.skip(f"{fallback} is not installed here")
     spec = _spec(kind, data)
     env = _path_without(tmp_path / "bin", hidden)
-    raw = _run(REGISTRY[kind].fragment(spec), tmp_path, env=env)
+    raw = _run_bare(REGISTRY[kind].fragment(spec), tmp_path, env)
     got = REGISTRY[kind].judge(spec, raw)
     assert got.status == status, f"{got} from {raw}"
     if fallback == "sh":
