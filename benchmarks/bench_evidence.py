@@ -13,6 +13,7 @@ code, not the disk).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import tempfile
@@ -109,6 +110,8 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=10_000)
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
+    # As on an installed system: every Python tool may read and write its .pyc files.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     base = args.dir or (Path("/dev/shm") if Path("/dev/shm").is_dir() else None)
     project = Path(tempfile.mkdtemp(prefix="bench-evidence-", dir=base))
     store = EvidenceStore(project / "evidence", keep_artifacts=20)

@@ -136,6 +136,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dotfiles", action="store_true", help="keep the login shell's HOME")
     args = parser.parse_args()
+    # As on an installed system: every Python tool may read and write its .pyc files.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory(prefix="bench-play-") as tmp:
         base = Path(tmp)
         home = base / "remote-home"

@@ -5,6 +5,7 @@ Errors are rendered here and only here; exit codes are those of ``ExitCode``.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Any
@@ -81,4 +82,14 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="butler-maint")
+    # Most of this process's objects come from imports (ansible, pydantic models) and
+    # live until it exits: collect less often while they pile up, keep the ones made so
+    # far out of the collector's sight, and spare its last pass over everything at exit
+    # (together ~0.1 s of every run). Cyclic garbage is still collected; evidence is
+    # written and fsynced, and the standard streams flushed, whatever the collector does.
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+    try:
+        cli(prog_name="butler-maint")
+    finally:
+        gc.freeze()
