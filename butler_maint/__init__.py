@@ -1,8 +1,5 @@
 """butler-maint: preventive maintenance as code."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("butler-maint")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+# The one place the version is written (pyproject.toml reads it from here); a constant,
+# so starting the CLI does not scan the installed distributions to learn it.
+__version__ = "0.1.0"

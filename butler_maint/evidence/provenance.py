@@ -12,7 +12,6 @@ import platform
 import socket
 import subprocess
 from collections.abc import Iterable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from butler_maint.evidence.model import Content, Inventory
@@ -39,6 +38,8 @@ def operator_identity(override: str | None = None) -> str:
 
 def tool_versions() -> dict[str, str]:
     """Versions of butler-maint, Ansible, ansible-runner, paramiko and Python."""
+    from importlib.metadata import PackageNotFoundError, version  # slow: off the start-up path
+
     found = {}
     for key, dist in TOOLS.items():
         try:

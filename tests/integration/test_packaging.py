@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from butler_maint import __version__
+
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
@@ -30,7 +32,7 @@ def test_wheel_ships_the_starter_repository(tmp_path: Path) -> None:
         capture_output=True,
         timeout=300,
     )
-    (wheel,) = tmp_path.glob("butler_maint-*.whl")
+    (wheel,) = tmp_path.glob(f"butler_maint-{__version__}-*.whl")  # one version, one place
     names = set(zipfile.ZipFile(wheel).namelist())
     starter = {n for n in names if n.startswith("butler_maint/starter/")}
     shipped = {
