@@ -10,7 +10,7 @@ other's (or its own previous run's) ssh masters; masters are stopped after every
 ``butler-maint play`` is timed as a whole command: start-up, inventory, ansible-runner,
 evidence report and artifacts. Rounds alternate which goes first. The hosts' login
 shells start with an empty HOME (sshd ``SetEnv``) unless ``--dotfiles``: a slow
-``~/.bashrc`` (pyenv init, ~85 ms per command on the dev machines) would otherwise
+``~/.bashrc`` (~85 ms per command on the test machine) would otherwise
 dominate both sides and hide the controller's overhead. Prints median and
 mean wall seconds of each and the ratio (the target is <= 1.10), and the CPU seconds
 (user + system) of each command's process tree, less sensitive to a busy machine.

@@ -17,7 +17,7 @@ include nothing from ``/etc/ssh``, accept and set no environment variables, and 
 
 Dotfiles: sshd runs every command through the user's login shell (``bash -c`` for root)
 and Debian's bash sources ``~/.bashrc`` when started by sshd, even for ``bash -c 'sh -c
-...'``. On the dev machines root's ``~/.bashrc`` (pyenv init) costs ~85 ms and puts pyenv
+...'``. A root ``~/.bashrc`` that runs pyenv init, for one, costs ~85 ms and puts pyenv
 shims first on ``PATH`` for every exec channel. So tests send one script per connection
 and run it with ``sh -c`` explicitly (paying that cost once, and never depending on the
 shell's language or ``PATH`` tweaks), and give absolute paths (e.g. the host's sandbox)
