@@ -69,3 +69,16 @@ def test_a_script_cut_short_is_incomplete() -> None:
     frames, complete = parse_output(output, token)
     assert not complete
     assert [f.check_id for f in frames] == ["a"]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_large_interleaved_output_stays_with_its_check(shell: str) -> None:
+    token = new_token()
+    noisy = "i=0; while [ $i -lt 2000 ]; do echo out$i; echo err$i >&2; i=$((i + 1)); done"
+    script = build_script([("noisy", noisy), ("after", "echo done")], token)
+    frames, complete = parse_output(run(script, shell), token)
+    assert complete
+    first, second = frames
+    assert first.raw.stdout.splitlines() == [f"out{i}" for i in range(2000)]
+    assert first.raw.stderr.splitlines() == [f"err{i}" for i in range(2000)]
+    assert (second.check_id, second.raw.stdout, second.raw.stderr) == ("after", "done\n", "")
