@@ -14,7 +14,12 @@ import yaml
 
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, pass_app
-from butler_maint.cli.options import inventory_option, limit_option, operator_option
+from butler_maint.cli.options import (
+    accept_new_host_keys_option,
+    inventory_option,
+    limit_option,
+    operator_option,
+)
 from butler_maint.errors import ContentError, ExitCode, Location
 from butler_maint.model.content import checklist_path
 
@@ -51,12 +56,7 @@ def find_checklist(app: App, name: str) -> Path:
     help="Result format on stdout.",
 )
 @operator_option
-@click.option(
-    "--accept-new-host-keys",
-    is_flag=True,
-    help="Trust unknown SSH host keys and add them to the project known_hosts. "
-    "Changed keys are always rejected.",
-)
+@accept_new_host_keys_option
 @click.option(
     "--vault-password-file",
     type=click.Path(exists=True, path_type=Path),
@@ -82,16 +82,13 @@ def check(
     """
     from butler_maint.checks import session
     from butler_maint.evidence.provenance import operator_identity
-    from butler_maint.inventory import Inventory
 
     config = app.config
     request = session.CheckRequest(
         root=app.root,
         config=config,
         checklist_file=find_checklist(app, checklist),
-        inventory=Inventory.load(
-            [inventory_path or app.path(config.inventory)], vault_password_file=vault_password_file
-        ),
+        inventory=app.inventory(inventory_path, vault_password_file),
         limit=limit,
         forks=forks,
         operator=operator_identity(operator),

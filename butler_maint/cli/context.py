@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from butler_maint.model.config import ProjectConfig, load_config
+
+if TYPE_CHECKING:
+    from butler_maint.inventory import Inventory
 
 _MARKERS = ("butler.yaml", "checklists", "schedules")
 
@@ -39,6 +43,14 @@ class App:
     def path(self, relative: str | Path) -> Path:
         """Resolve a path from the configuration against the repository root."""
         return self.root / relative
+
+    def inventory(self, given: Path | None, vault_password_file: Path | None = None) -> Inventory:
+        """The inventory given with ``-i``, else the configured one, parsed by ansible-core."""
+        from butler_maint.inventory import Inventory  # ansible: imported when needed
+
+        return Inventory.load(
+            [given or self.path(self.config.inventory)], vault_password_file=vault_password_file
+        )
 
 
 pass_app = click.make_pass_decorator(App)

@@ -19,3 +19,9 @@ limit_option = click.option(
 operator_option = click.option(
     "--operator", help="Who runs this (default user@host), recorded in the evidence."
 )
+accept_new_host_keys_option = click.option(
+    "--accept-new-host-keys",
+    is_flag=True,
+    help="Trust unknown SSH host keys and add them to the project known_hosts. "
+    "Changed keys are always rejected.",
+)

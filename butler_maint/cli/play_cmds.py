@@ -10,7 +10,12 @@ import click
 
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, pass_app
-from butler_maint.cli.options import inventory_option, limit_option, operator_option
+from butler_maint.cli.options import (
+    accept_new_host_keys_option,
+    inventory_option,
+    limit_option,
+    operator_option,
+)
 from butler_maint.errors import ContentError, ExitCode, Location
 
 if TYPE_CHECKING:
@@ -71,12 +76,7 @@ def _serial(ctx: click.Context, param: click.Parameter, value: str | None) -> in
     help="Abort a play when more than this percentage of a batch failed.",
 )
 @operator_option
-@click.option(
-    "--accept-new-host-keys",
-    is_flag=True,
-    help="Trust unknown SSH host keys and add them to the project known_hosts. "
-    "Changed keys are always rejected.",
-)
+@accept_new_host_keys_option
 @pass_app
 def play(
     app: App,
@@ -101,7 +101,6 @@ def play(
     failed or was unreachable, 1 otherwise, 2 on bad input, 130/143 when interrupted.
     """
     from butler_maint.evidence.provenance import operator_identity
-    from butler_maint.inventory import Inventory
     from butler_maint.playbooks import PlayRequest, cancel_on_signals, play_and_record
 
     config = app.config
@@ -109,9 +108,7 @@ def play(
         root=app.root,
         config=config,
         playbook=find_playbook(app, playbook),
-        inventory=Inventory.load(
-            [inventory_path or app.path(config.inventory)], vault_password_file=vault_password_file
-        ),
+        inventory=app.inventory(inventory_path, vault_password_file),
         limit=limit,
         check=check,
         diff=diff,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -12,9 +11,6 @@ from butler_maint.cli import cli
 from butler_maint.cli.context import App, pass_app
 from butler_maint.cli.options import inventory_option, limit_option, operator_option
 from butler_maint.errors import ButlerError, ExitCode
-
-if TYPE_CHECKING:
-    from butler_maint.inventory import Inventory
 
 CRONTAB_HELP = """Made for cron, e.g. every 5 minutes:
 
@@ -35,12 +31,6 @@ def _now(at: str | None) -> datetime:
         return parse_when(at, now)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--at") from None
-
-
-def _inventory(app: App, path: Path | None) -> Inventory:
-    from butler_maint.inventory import Inventory
-
-    return Inventory.load([path or app.path(app.config.inventory)])
 
 
 @cli.group()
@@ -87,7 +77,7 @@ def window_run(
     request = window_request(
         app.root, app.config, name, now=datetime.now(UTC),
         occurrence=_now(occurrence) if occurrence else None,
-        inventory=_inventory(app, inventory_path),
+        inventory=app.inventory(inventory_path),
         operator=operator_identity(operator), dry_run=dry_run, override_reason=reason, limit=limit,
     )  # fmt: skip
     play = playbook_runner(app.root, app.config, request.inventory, request.operator,
@@ -143,7 +133,7 @@ def run_due_cmd(
     from butler_maint.evidence.provenance import operator_identity
     from butler_maint.windows.due_runner import DueContext, Interrupted, run_due
 
-    inventory = _inventory(app, inventory_path)
+    inventory = app.inventory(inventory_path)
     ctx = DueContext(app.root, app.config, inventory, operator_identity(operator))
     try:
         with session.interruptible():

@@ -12,13 +12,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from butler_maint.cli import cli
-
-LOCAL = """all:
-  children:
-    linux:
-      hosts:
-        localhost: {ansible_connection: local, app_dir: "%s"}
-"""
+from tests.cli.test_check_cli import LOCAL
 
 CHECKLIST = """checklist: smoke
 hosts: linux

@@ -154,19 +154,31 @@ def _file_checks(spec: FileSpec, stat: Stat, values: dict[str, str]) -> list[tup
     return checks
 
 
-def file_judge(spec: FileSpec, raw: Raw) -> Verdict:
-    """Existence, type, mode, owner, group, age, size and content of a file."""
+def _existing(
+    raw: Raw, wanted: bool, kind: str, shown: str
+) -> Verdict | tuple[dict[str, str], Stat]:
+    """The stat of a path that exists as a ``kind`` (file or directory), or the verdict
+    when a missing tool, its presence or its type already decides."""
     if (gone := tool_missing(raw)) is not None:
         return gone
     values = kv(raw.stdout)
-    decided = _presence(values.get("exists"), spec.exists, "file")
+    decided = _presence(values.get("exists"), wanted, kind)
     if decided is not None:
         return decided
-    if values.get("type") != "file":
-        return verdict(False, f"not a regular file ({values.get('type')})", "regular file")
-    stat = _stat_of(raw, values, "file")
+    if values.get("type") != kind:
+        return verdict(False, f"not a {shown} ({values.get('type')})", shown)
+    stat = _stat_of(raw, values, kind)
     if isinstance(stat, Verdict):
         return stat
+    return values, stat
+
+
+def file_judge(spec: FileSpec, raw: Raw) -> Verdict:
+    """Existence, type, mode, owner, group, age, size and content of a file."""
+    found = _existing(raw, spec.exists, "file", "regular file")
+    if isinstance(found, Verdict):
+        return found
+    values, stat = found
     if spec.max_age_hours is not None and not values.get("now", "").isdigit():
         return error("could not parse the host's clock (date +%s)")
     if spec.contains is not None and values.get("grep_rc") not in ("0", "1"):
@@ -198,17 +210,10 @@ def _is_mount_point(values: dict[str, str]) -> bool | None:
 
 def directory_judge(spec: DirectorySpec, raw: Raw) -> Verdict:
     """Existence, type, mode, owner, group and mount-point state of a directory."""
-    if (gone := tool_missing(raw)) is not None:
-        return gone
-    values = kv(raw.stdout)
-    decided = _presence(values.get("exists"), spec.exists, "directory")
-    if decided is not None:
-        return decided
-    if values.get("type") != "directory":
-        return verdict(False, f"not a directory ({values.get('type')})", "directory")
-    stat = _stat_of(raw, values, "directory")
-    if isinstance(stat, Verdict):
-        return stat
+    found = _existing(raw, spec.exists, "directory", "directory")
+    if isinstance(found, Verdict):
+        return found
+    values, stat = found
     checks = _owner_checks(spec, stat)
     if spec.mount_point is not None:
         mounted = _is_mount_point(values)
