@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import pwd
 import shutil
 import subprocess
 import threading
@@ -22,6 +23,7 @@ from butler_maint.checks.types import REGISTRY
 from butler_maint.checks.types.system import sysctl_path
 from butler_maint.model.checks import Check
 
+ME = pwd.getpwuid(os.getuid()).pw_name
 SHELLS = [s for s in ("sh", "dash", "bash", "busybox") if shutil.which(s)]
 
 # Spec variants that between them reach every branch of every fragment builder.
@@ -252,6 +254,9 @@ def _local_cases(tmp_path: Path, port: int) -> list[tuple[str, dict[str, Any], s
         ("service", {"name": "nosuch-butler-service"}, {"fail", "error"}),
         ("service", {"name": "ssh"}, any_status),
         ("process", {"name": "sleep"}, {"pass"}),
+        ("process", {"name": "sleep", "user": ME}, {"pass"}),
+        ("process", {"name": "sleep", "user": str(os.getuid())}, {"pass"}),
+        ("process", {"name": "sleep", "user": "nosuch-butler-user"}, {"error"}),
         ("process", {"name": "nosuch-butler-proc", "min_count": 0, "max_count": 0}, {"pass"}),
         ("package", {"name": "dash", "min_version": "0.5"}, {"pass"}),
         ("package", {"name": "nosuch-butler-pkg", "installed": False}, {"pass"}),
@@ -332,7 +337,10 @@ Fallback = tuple[str, dict[str, Any], set[str], str, str]
 
 
 def _fallback_cases(port: int) -> list[Fallback]:
-    """(type, spec, tools to hide, fallback tool used, status): each fragment's other branch."""
+    """(type, spec, tools to hide, fallback tool used, status): each fragment's other branch.
+
+    A hidden ``/proc/...`` path is one the fragment reads itself: it is renamed in the
+    fragment's text to a path that does not exist, as on a host without it."""
     url = f"http://127.0.0.1:{port}/health"
     return [
         (
@@ -349,26 +357,34 @@ def _fallback_cases(port: int) -> list[Fallback]:
         ("port", {"port": 1}, {"ss", "netstat"}, "sh", "error"),
         ("directory", {"path": "/", "mount_point": True}, {"mountpoint"}, "stat", "pass"),
         ("directory", {"path": "/etc", "mount_point": True}, {"mountpoint"}, "stat", "fail"),
-        ("load", {"max_per_cpu": 1000}, {"nproc"}, "getconf", "pass"),
-        ("load", {"max_per_cpu": 1000}, {"nproc", "getconf"}, "sh", "error"),
+        ("load", {"max_per_cpu": 1000}, {"/proc/self/status"}, "nproc", "pass"),
+        ("load", {"max_per_cpu": 1000}, {"/proc/self/status", "nproc"}, "getconf", "pass"),
+        ("load", {"max_per_cpu": 1000}, {"/proc/self/status", "nproc", "getconf"}, "sh", "error"),
         ("time", {}, {"chronyc", "timedatectl", "ntpq"}, "sh", "error"),
         ("package", {"name": "dash"}, {"dpkg-query", "rpm"}, "sh", "error"),
         ("service", {"name": "ssh"}, {"systemctl", "service"}, "sh", "error"),
-        ("process", {"name": "sleep"}, {"pgrep"}, "sh", "error"),
+        ("process", {"name": "sleep"}, {"/proc/self/comm"}, "pgrep", "pass"),
+        ("process", {"name": "sleep", "user": ME}, {"/proc/self/comm"}, "pgrep", "pass"),
+        ("process", {"name": "sleep"}, {"/proc/self/comm", "pgrep"}, "sh", "error"),
         ("disk", {"path": "/", "max_used_pct": 100}, {"df"}, "sh", "error"),
         ("file", {"path": "/etc/passwd"}, {"stat"}, "sh", "error"),
         ("certificate", {"host": "127.0.0.1", "port": port}, {"openssl"}, "sh", "error"),
     ]
 
 
+@pytest.mark.usefixtures("sleeper")
 @pytest.mark.parametrize("index", range(len(_fallback_cases(0))))
 def test_fallback_branches_on_this_host(index: int, tmp_path: Path, web: int) -> None:
     kind, data, hidden, fallback, status = _fallback_cases(web)[index]
     if shutil.which(fallback) is None:
         pytest.skip(f"{fallback} is not installed here")
     spec = _spec(kind, data)
-    env = _path_without(tmp_path / "bin", hidden)
-    raw = _run_bare(REGISTRY[kind].fragment(spec), tmp_path, env)
+    env = _path_without(tmp_path / "bin", {tool for tool in hidden if "/" not in tool})
+    fragment = REGISTRY[kind].fragment(spec)
+    for path in (tool for tool in hidden if "/" in tool):
+        assert path in fragment, f"{kind} does not read {path}"
+        fragment = fragment.replace(path, str(tmp_path / "absent" / Path(path).name))
+    raw = _run_bare(fragment, tmp_path, env)
     got = REGISTRY[kind].judge(spec, raw)
     assert got.status == status, f"{got} from {raw}"
     if fallback == "sh":

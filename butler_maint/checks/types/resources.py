@@ -3,7 +3,10 @@
 ``df -P`` prints the POSIX format on GNU, busybox and BSD alike; the ``Capacity`` /
 ``IUse%`` column is judged as printed (GNU rounds it up). Memory uses MemAvailable,
 or MemFree + Buffers + Cached on kernels older than 3.14. Load is the chosen load
-average divided by the online CPUs (``nproc``, else ``getconf _NPROCESSORS_ONLN``).
+average divided by the CPUs this process may run on, as ``nproc`` counts them: the
+``Cpus_allowed_list`` of /proc/self/status, read by the shell itself, else ``nproc``,
+else ``getconf _NPROCESSORS_ONLN``. Memory and load read /proc with shell builtins:
+no process is started for them on a Linux host.
 """
 
 from __future__ import annotations
@@ -81,7 +84,9 @@ def memory_fragment(spec: MemorySpec) -> str:
     del spec
     return (
         f"{HEAD}[ -r /proc/meminfo ] || {missing('/proc/meminfo')}\n"
-        "grep -E '^(MemTotal|MemAvailable|MemFree|Buffers|Cached):' /proc/meminfo\n"
+        "while read -r k v u; do case $k in\n"
+        '  MemTotal:|MemAvailable:|MemFree:|Buffers:|Cached:) echo "$k $v $u" ;;\n'
+        "esac; done </proc/meminfo\n"
     )
 
 
@@ -123,13 +128,29 @@ def memory_judge(spec: MemorySpec, raw: Raw) -> Verdict:
     return verdict(ok, observed, ", ".join(wants))
 
 
+# The CPUs in /proc/self/status's Cpus_allowed_list (e.g. ``0-3,8``) -> n; 0 when the
+# line is missing or not a plain list. The shell reads it about itself, without a fork.
+_CPUS_ALLOWED = """\
+a=; n=0
+while read -r k v; do [ "$k" = Cpus_allowed_list: ] && a=$v && break
+done 2>/dev/null </proc/self/status
+case $a in *[!0-9,-]*|'') a= ;; esac
+IFS=,; for r in $a; do case $r in
+  *-*) n=$((n + ${r#*-} - ${r%-*} + 1)) ;;
+  ?*) n=$((n + 1)) ;;
+esac; done; unset IFS
+"""
+
+
 def load_fragment(spec: LoadSpec) -> str:
     """/proc/loadavg and the number of online CPUs."""
     del spec
     return (
         f"{HEAD}[ -r /proc/loadavg ] || {missing('/proc/loadavg')}\n"
         'read -r l </proc/loadavg; echo "loadavg=$l"\n'
-        f'if {has("nproc")}; then echo "cpus=$(nproc)"\n'
+        f"{_CPUS_ALLOWED}"
+        'if [ "$n" -gt 0 ]; then echo "cpus=$n"\n'
+        f'elif {has("nproc")}; then echo "cpus=$(nproc)"\n'
         f'elif {has("getconf")}; then echo "cpus=$(getconf _NPROCESSORS_ONLN)"\n'
         f"else {missing('nproc', 'getconf')}\nfi\n"
     )

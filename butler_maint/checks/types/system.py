@@ -3,8 +3,11 @@
 ``service`` asks systemd when it runs (``/run/systemd/system`` exists) and falls back to
 SysV: ``service NAME status`` and ``/etc/rc?.d/S??NAME`` links. Units whose enablement
 is not theirs to decide (``static``, ``indirect``, ``generated``, ``alias``) count as
-enabled; ``masked`` counts as disabled. ``process`` counts ``pgrep -x`` matches (the
-kernel truncates process names to 15 characters). ``reboot_required`` reads
+enabled; ``masked`` counts as disabled. ``process`` counts the processes whose name
+(``/proc/PID/comm``, which the kernel truncates to 15 characters) is exactly ``name``,
+and whose effective uid is ``user``'s when given: what ``pgrep -x [-u USER]`` counts,
+read by the shell itself (where pgrep costs ~65 us per process on the host), with
+``pgrep`` where /proc has no ``comm``. ``reboot_required`` reads
 /var/run/reboot-required on Debian (written by update-notifier-common and
 unattended-upgrades) and ``needs-restarting -r`` on the RHEL family. ``sysctl`` reads
 /proc/sys (dots and slashes of the key swap as sysctl(8) does).
@@ -94,13 +97,38 @@ def service_judge(spec: ServiceSpec, raw: Raw) -> Verdict:
     return verdict(ok, f"{active}, {enabled}", _service_expected(spec), f"init: {init}")
 
 
+# Without user: count /proc/*/comm lines equal to $name. With one: numeric as given,
+# else `id -u` (NSS, like pgrep), and only processes whose effective uid matches.
+_PROC_COUNT = """\
+  c=0
+  for d in /proc/[0-9]*; do
+    { IFS= read -r n <"$d/comm"; } 2>/dev/null || continue
+    [ "$n" = "$name" ] || continue
+    if [ -n "$user" ]; then
+      e=; while read -r k r e x; do [ "$k" = Uid: ] && break; done 2>/dev/null <"$d/status"
+      [ "$e" = "$u" ] || continue
+    fi
+    c=$((c + 1))
+  done; echo source=proc; echo "count=$c"
+"""
+_UID = """\
+  u=$user
+  case $u in *[!0-9]*) u=$(id -u -- "$user") || { echo "id_rc=$?"; exit 0; } ;; esac
+"""
+
+
 def process_fragment(spec: ProcessSpec) -> str:
-    """Count ``pgrep -x NAME`` matches (``-u USER`` when given)."""
-    user = f"-u {q(spec.user)} " if spec.user is not None else ""
+    """Count the processes named NAME (of USER) in /proc, else with ``pgrep -x``."""
+    user = "" if spec.user is None else spec.user
+    by_user = f"-u {q(user)} " if user else ""
     return (
-        f"{HEAD}{has('pgrep')} || {missing('pgrep')}\n"
-        f'p=$(pgrep -x {user}-- {q(spec.name)}); echo "pgrep_rc=$?"\n'
-        'c=0; for i in $p; do c=$((c + 1)); done; echo "count=$c"\n'
+        f"{HEAD}name={q(spec.name)}; user={q(user)}\n"
+        "if [ -r /proc/self/comm ]; then\n"
+        f"{_UID if user else ''}{_PROC_COUNT}"
+        f"elif {has('pgrep')}; then\n"
+        f'  p=$(pgrep -x {by_user}-- "$name"); echo "pgrep_rc=$?"\n'
+        '  c=0; for i in $p; do c=$((c + 1)); done; echo "count=$c"\n'
+        f"else {missing('pgrep')}\nfi\n"
     )
 
 
@@ -115,16 +143,18 @@ def process_judge(spec: ProcessSpec, raw: Raw) -> Verdict:
     if (gone := tool_missing(raw)) is not None:
         return gone
     values = kv(raw.stdout)
-    if values.get("pgrep_rc") not in ("0", "1"):
+    if "id_rc" in values:
+        return failed_rc(f"id -u {spec.user}", values["id_rc"], raw.stderr)
+    if values.get("source") != "proc" and values.get("pgrep_rc") not in ("0", "1"):
         return failed_rc("pgrep", values.get("pgrep_rc", ""), raw.stderr)
     if not values.get("count", "").isdigit():
-        return error("could not parse the pgrep output")
+        return error("could not parse the process count")
     count = int(values["count"])
     expected = _count_expected(spec.min_count, spec.max_count)
     ok = count >= spec.min_count and (spec.max_count is None or count <= spec.max_count)
     message = f"processes named {spec.name}"
     if len(spec.name) > _COMM_LEN:
-        message += f" (the kernel keeps {_COMM_LEN} characters of a name: pgrep -x never matches)"
+        message += f" (the kernel keeps {_COMM_LEN} characters of a name: it never matches)"
     return verdict(ok, count, expected, message)
 
 
