@@ -5,6 +5,8 @@ unknown or changed key is an error naming its SHA256 fingerprint and no file is
 touched, unless ``accept_new`` (``--accept-new-host-keys``) lets an unknown key be
 appended to the project file. A changed key is never accepted. No agent forwarding.
 TCP_NODELAY is set: without it paramiko pays ~40 ms per round trip on loopback.
+Ciphers: AES-GCM first (authenticated encryption: no separate MAC to compute and
+compare in Python per packet), then AES-CTR; paramiko's CBC and 3DES are not offered.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import fcntl
 import hashlib
 import socket
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import paramiko
-
 from butler_maint.executors import Execution, remote_command
+from butler_maint.executors._paramiko import paramiko
 from butler_maint.inventory import HostInfo
 
 SYSTEM_KNOWN_HOSTS = (Path("/etc/ssh/ssh_known_hosts"), Path("~/.ssh/known_hosts"))
@@ -45,6 +47,33 @@ def fingerprint(key: paramiko.PKey) -> str:
     """OpenSSH's ``SHA256:...`` fingerprint of a key."""
     digest = hashlib.sha256(key.asbytes()).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+_CIPHERS = (
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
+)
+
+
+def _transport(
+    sock: socket.socket | str | tuple[str, int] | paramiko.Channel | paramiko.ProxyCommand,
+    /,
+    *,
+    disabled_algorithms: Mapping[str, Iterable[str]] | None = None,
+    gss_kex: bool = False,
+    gss_deleg_creds: bool = False,
+) -> paramiko.Transport:
+    """paramiko's Transport, offering ``_CIPHERS`` in that order (``transport_factory``).
+
+    The GSS-API flags are in the signature the type stubs declare; GSS-API key
+    exchange is never used here (current paramiko has none)."""
+    del gss_kex, gss_deleg_creds
+    transport = paramiko.Transport(sock, disabled_algorithms=disabled_algorithms)
+    transport.get_security_options().ciphers = _CIPHERS
+    return transport
 
 
 class _HostKeyRejected(Exception):
@@ -148,6 +177,7 @@ def _session(
             banner_timeout=options.banner_timeout,
             auth_timeout=options.auth_timeout,
             channel_timeout=options.connect_timeout,
+            transport_factory=_transport,
         )
     except _HostKeyRejected as exc:
         return Execution("error", message=exc.message)

@@ -7,6 +7,7 @@ executor and runner alone; the real check types have golden-file tests of their 
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,34 @@ def test_hostile_values_arrive_literally(sshd_fleet_factory, tmp_path: Path) -> 
     assert observed == values
     assert all(r.status == "pass" for r in runs[0].results)
     assert not sentinel.exists()
+
+
+@pytest.mark.parametrize(
+    ("server_ciphers", "status"),
+    [
+        ("aes128-gcm@openssh.com", "pass"),  # offered first
+        ("aes256-ctr", "pass"),  # still offered, for servers without GCM
+        ("aes128-cbc", "error"),  # CBC is never offered
+    ],
+)
+def test_cipher_offer(sshd_fleet_factory, tmp_path: Path, server_ciphers: str, status: str) -> None:  # type: ignore[no-untyped-def]
+    fleet = sshd_fleet_factory(1, extra_config=[f"Ciphers {server_ciphers}"])
+    runs, _ = run(fleet, tmp_path, BASIC)
+    hello = next(r for r in runs[0].results if r.check == "hello")
+    assert hello.status == status, hello
+    if status == "error":
+        assert "cipher" in (hello.message or "").lower()
+
+
+def test_paramiko_is_imported_without_invoke() -> None:
+    """invoke costs start-up and is only for ssh_config ``Match exec``; it stays importable."""
+    code = (
+        "import sys; import butler_maint.executors.ssh; "
+        "assert 'invoke' not in sys.modules, 'invoke imported'; "
+        "import invoke; print(invoke.__name__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "invoke"
