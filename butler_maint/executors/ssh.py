@@ -4,7 +4,10 @@ Host keys are verified against the system, user and project known_hosts files; a
 unknown or changed key is an error naming its SHA256 fingerprint and no file is
 touched, unless ``accept_new`` (``--accept-new-host-keys``) lets an unknown key be
 appended to the project file. A changed key is never accepted. No agent forwarding.
-TCP_NODELAY is set: without it paramiko pays ~40 ms per round trip on loopback.
+Small SSH packets meet Nagle and delayed ACKs: TCP_NODELAY on our side, and on Linux
+TCP_QUICKACK before every read, so that a server holding back its reply until we
+acknowledge its last packet (OpenSSH does, right after authentication) does not wait
+the ~40 ms of a delayed ACK: on loopback a host's round trip went from ~85 to ~40 ms.
 Ciphers: AES-GCM first (authenticated encryption: no separate MAC to compute and
 compare in Python per packet), then AES-CTR; paramiko's CBC and 3DES are not offered.
 """
@@ -148,13 +151,36 @@ def run_ssh(
         return Execution(
             "unreachable", message=f"cannot connect to {host.address}:{host.port}: {reason}"
         )
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock = _quick(sock)
     client = _client(options, trusted, host)
     try:
         return _session(client, sock, host, script, options)
     finally:
         client.close()
         sock.close()
+
+
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
+
+class _QuickAckSocket(socket.socket):
+    """A TCP socket that asks for an immediate ACK before each read (Linux)."""
+
+    def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
+        assert _QUICKACK is not None  # only made where the option exists
+        self.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+        return super().recv(bufsize, flags)
+
+
+def _quick(sock: socket.socket) -> socket.socket:
+    """``sock`` with TCP_NODELAY, as a ``_QuickAckSocket`` where TCP_QUICKACK exists."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if _QUICKACK is None:
+        return sock
+    timeout = sock.gettimeout()
+    quick = _QuickAckSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    quick.settimeout(timeout)
+    return quick
 
 
 def _session(
