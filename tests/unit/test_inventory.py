@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from butler_maint.errors import ExitCode, InventoryError
-from butler_maint.inventory import HostInfo, Inventory, UndecryptedSecret
+from butler_maint.inventory import HostInfo, Inventory, UndecryptedSecret, yaml_before_auto
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "inventories"
@@ -249,6 +249,42 @@ def test_an_unparseable_inventory_is_an_error_naming_it(
     with pytest.raises(InventoryError, match=f"cannot parse inventory {path}: .*{reason}"):
         Inventory.load([path])
     assert capsys.readouterr() == ("", "")  # ansible's own warnings were not printed
+
+
+def test_plugin_configuration_files_still_reach_the_auto_plugin(tmp_path: Path) -> None:
+    """``yaml`` is tried first and refuses a ``plugin:`` file, which ``auto`` then runs."""
+    inv = tmp_path / "inv"
+    inv.mkdir()
+    (inv / "01-hosts.yml").write_text(
+        "all:\n  hosts:\n    a1: {role: web}\n    a2: {role: db}\n    a3: {role: web}\n"
+    )
+    (inv / "02-constructed.yml").write_text(
+        "plugin: ansible.builtin.constructed\nstrict: true\nkeyed_groups:\n"
+        "  - key: role\n    prefix: role\n"
+    )
+    inventory = Inventory.load([inv])
+    assert names(inventory.select("role_web")) == ["a1", "a3"]
+    assert host(inventory, "a2").groups == ("role_db",)
+
+
+@pytest.mark.parametrize(
+    ("enabled", "expected"),
+    [
+        (
+            ["host_list", "script", "auto", "yaml", "ini", "toml"],
+            ["host_list", "script", "yaml", "auto", "ini", "toml"],
+        ),
+        (
+            ["ansible.builtin.auto", "ansible.builtin.yaml"],
+            ["ansible.builtin.yaml", "ansible.builtin.auto"],
+        ),
+        (["yaml", "auto"], ["yaml", "auto"]),
+        (["auto", "ini"], ["auto", "ini"]),
+        (["ini"], ["ini"]),
+    ],
+)
+def test_yaml_is_tried_before_auto(enabled: list[str], expected: list[str]) -> None:
+    assert yaml_before_auto(enabled) == expected
 
 
 def test_a_bad_vars_file_is_an_error(ini_copy: Path) -> None:
