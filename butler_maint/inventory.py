@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import locale
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ _CONTROLLER_VARS = frozenset(
 _TRUE = frozenset({"yes", "on", "1", "true", "y", "t"})
 _FALSE = frozenset({"no", "off", "0", "false", "n", "f", ""})
 _VARS_DIRS = ("group_vars", "host_vars")
+_PLUGIN_KEY = re.compile(rb"(?m)^plugin[ \t]*:")
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,8 @@ class Inventory:
             if not path.exists():
                 raise InventoryError(f"inventory {path} does not exist")
         _ensure_utf8_locale()
+        if any(_is_plugin_config(f) for f in _files(paths)):
+            _init_collections()
         loader, vault = _loader(vault_password_file)
         manager = _parse(loader, paths)
         encrypted = {str(f.resolve()) for f in _files(paths) if _is_encrypted(f)}
@@ -300,7 +304,6 @@ def _loader(vault_password_file: Path | None) -> tuple[Any, Any]:
     from ansible.parsing.dataloader import DataLoader
     from ansible.parsing.vault import VaultLib, get_file_vault_secret
 
-    _init_collections()
     loader = DataLoader()
     if vault_password_file is None:
         return loader, None
@@ -316,10 +319,22 @@ def _loader(vault_password_file: Path | None) -> tuple[Any, Any]:
     return loader, VaultLib(secrets)
 
 
+def _is_plugin_config(path: Path) -> bool:
+    """Whether ``path`` looks like an inventory plugin configuration (a YAML file with
+    a top-level ``plugin:`` key), which may name a collection plugin."""
+    if path.suffix not in {".yml", ".yaml"}:
+        return False
+    try:
+        return _PLUGIN_KEY.search(path.read_bytes()) is not None
+    except OSError:
+        return False  # ansible reports the unreadable file itself
+
+
 def _init_collections() -> None:
     """Let ansible import collection plugins (``plugin: ansible.builtin.constructed``,
-    ``amazon.aws.aws_ec2``), as its command-line tools do before anything else; once
-    per process."""
+    ``amazon.aws.aws_ec2``), as its command-line tools do; once per process. Only for
+    inventories with plugin configurations: the collection finder reads ansible's
+    routing metadata (~50 ms) before the next ansible import."""
     from ansible.plugins.loader import init_plugin_loader
     from ansible.utils.collection_loader import AnsibleCollectionConfig
 

@@ -267,6 +267,29 @@ def test_plugin_configuration_files_still_reach_the_auto_plugin(tmp_path: Path) 
     assert host(inventory, "a2").groups == ("role_db",)
 
 
+def test_collections_are_set_up_only_for_plugin_configurations(tmp_path: Path) -> None:
+    """Setting them up costs start-up; a plain inventory does without (own process)."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from butler_maint.inventory import Inventory
+        from ansible.utils.collection_loader import AnsibleCollectionConfig as C
+        Inventory.load([sys.argv[1]])
+        print(C.collection_finder is not None)
+        """
+    )
+    plugin = tmp_path / "constructed.yml"
+    plugin.write_text("plugin: ansible.builtin.constructed\n")
+    seen = [
+        subprocess.run(
+            [sys.executable, "-c", code, str(source)],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout.strip()
+        for source in (YAML, INI, plugin)
+    ]  # fmt: skip
+    assert seen == ["False", "False", "True"]
+
+
 @pytest.mark.parametrize(
     ("enabled", "expected"),
     [
