@@ -149,11 +149,12 @@ class Inventory:
             if not path.exists():
                 raise InventoryError(f"inventory {path} does not exist")
         _ensure_utf8_locale()
-        if any(_is_plugin_config(f) for f in _files(paths)):
+        files = _files(paths)
+        if any(_is_plugin_config(f) for f in files):
             _init_collections()
         loader, vault = _loader(vault_password_file)
         manager = _parse(loader, paths)
-        encrypted = {str(f.resolve()) for f in _files(paths) if _is_encrypted(f)}
+        encrypted = {str(f.resolve()) for f in files if _is_encrypted(f)}
         plainer = _Plainer(vault, encrypted)
         return cls(paths, manager, _host_infos(loader, manager, plainer))
 

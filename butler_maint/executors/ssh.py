@@ -7,7 +7,8 @@ appended to the project file. A changed key is never accepted. No agent forwardi
 Small SSH packets meet Nagle and delayed ACKs: TCP_NODELAY on our side, and on Linux
 TCP_QUICKACK before every read, so that a server holding back its reply until we
 acknowledge its last packet (OpenSSH does, right after authentication) does not wait
-the ~40 ms of a delayed ACK: on loopback a host's round trip went from ~85 to ~40 ms.
+the ~40 ms of a delayed ACK: on loopback, connecting and running a command took ~60 ms
+and now takes ~20.
 Ciphers: AES-GCM first (authenticated encryption: no separate MAC to compute and
 compare in Python per packet), then AES-CTR; paramiko's CBC and 3DES are not offered.
 """

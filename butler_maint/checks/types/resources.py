@@ -143,7 +143,7 @@ esac; done; unset IFS
 
 
 def load_fragment(spec: LoadSpec) -> str:
-    """/proc/loadavg and the number of online CPUs."""
+    """/proc/loadavg and the number of CPUs the shell may run on."""
     del spec
     return (
         f"{HEAD}[ -r /proc/loadavg ] || {missing('/proc/loadavg')}\n"
