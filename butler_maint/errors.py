@@ -7,6 +7,7 @@ renders them in one place (``butler_maint.cli``).
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -19,8 +20,15 @@ class ExitCode(IntEnum):
     FAILED = 1  # something failed, errored, was unreachable, or evidence is broken
     USAGE = 2  # bad input: usage, configuration or content error
     CANNOT_RUN = 3  # could not run: lock held, evidence store unusable
+    SIGHUP = 129
     SIGINT = 130
     SIGTERM = 143
+
+
+STOP_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)
+"""Signals that interrupt a run: what was done is still recorded (report ``interrupted``)
+and the command exits with 128 + the signal number. SIGHUP is among them: an operator's
+SSH session that drops mid-window must not lose the run's report."""
 
 
 class ButlerError(Exception):

@@ -20,6 +20,7 @@ from butler_maint.checks.record import draft_report, provenance_of
 from butler_maint.checks.redact import Redactor
 from butler_maint.checks.runner import Context, HostRun, Interrupt, run_checklist
 from butler_maint.checks.types import REGISTRY
+from butler_maint.errors import STOP_SIGNALS
 from butler_maint.evidence import EvidenceError, EvidenceStore, Trigger, WrittenReport
 from butler_maint.executors import Execution
 from butler_maint.executors.local import run_local
@@ -200,16 +201,16 @@ def run_and_record(
 
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
-    """Turn SIGINT and SIGTERM into ``Interrupt`` in the main thread while running.
+    """Turn SIGHUP, SIGINT and SIGTERM into ``Interrupt`` in the main thread while running.
 
     Runs catch it while hosts work and still write their report; a signal arriving
-    outside that (e.g. while the report is written) ends the command with 130/143.
+    outside that (e.g. while the report is written) ends the command with 129/130/143.
     """
 
     def handler(signum: int, frame: object) -> None:
         raise Interrupt(signum)
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
     try:
         yield
     except Interrupt as stop:

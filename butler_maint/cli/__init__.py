@@ -18,7 +18,7 @@ from butler_maint.errors import ButlerError
 
 EXIT_CODES_HELP = """Exit codes: 0 all passed; 1 something failed, errored or was unreachable
 (or evidence is broken); 2 bad input (usage, configuration, content); 3 could not run
-(lock held, evidence store unusable); 130/143 interrupted by SIGINT/SIGTERM."""
+(lock held, evidence store unusable); 129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM."""
 
 
 # Each command's module, imported only when that command runs (or --help lists them

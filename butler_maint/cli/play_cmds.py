@@ -98,7 +98,7 @@ def play(
     Host keys are checked against the project known_hosts as for checklists; pipelining
     and ControlPersist are on. One evidence report records the per-host recap and every
     task's result per host; --check runs are recorded as dry runs. Exit 0 when no host
-    failed or was unreachable, 1 otherwise, 2 on bad input, 130/143 when interrupted.
+    failed or was unreachable, 1 otherwise, 2 on bad input, 129/130/143 when interrupted.
     """
     from butler_maint.evidence.provenance import operator_identity
     from butler_maint.playbooks import PlayRequest, cancel_on_signals, play_and_record

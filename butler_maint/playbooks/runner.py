@@ -1,7 +1,7 @@
 """Run ansible-playbook through ansible-runner's Python API: cancellable, leaving nothing.
 
 ansible-runner starts ansible-playbook under pexpect in a new session and calls our
-``event_handler`` for every event. Cancelling: SIGINT/SIGTERM only set a flag
+``event_handler`` for every event. Cancelling: SIGHUP/SIGINT/SIGTERM only set a flag
 (:func:`cancel_on_signals`); the runner polls ``cancel_callback`` every ``POLL_S`` and
 then SIGKILLs ansible-playbook's process group (its forks and their ssh clients).
 What escapes that group — OpenSSH ControlPersist masters detach into their own
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from butler_maint.errors import CannotRunError
+from butler_maint.errors import STOP_SIGNALS, CannotRunError
 
 MARKER_VAR = "BUTLER_PLAY_RUN"
 POLL_S = 0.2
@@ -45,14 +45,14 @@ class Cancel:
 
 @contextlib.contextmanager
 def cancel_on_signals() -> Iterator[Cancel]:
-    """While the block runs, SIGINT and SIGTERM set the flag instead of raising."""
+    """While the block runs, SIGHUP, SIGINT and SIGTERM set the flag instead of raising."""
     cancel = Cancel()
 
     def handler(signum: int, frame: object) -> None:
         if cancel.signum is None:
             cancel.signum = signum
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
     try:
         yield cancel
     finally:

@@ -2,8 +2,8 @@
 
 Each batch's playbook run is also recorded as a playbook report of its own (with its
 masked ansible-runner artifacts attached); the window's report carries the step's
-per-host recap and task results. SIGINT/SIGTERM during the playbook cancel ansible as
-``play`` does, then stop the window.
+per-host recap and task results. SIGHUP/SIGINT/SIGTERM during the playbook cancel
+ansible as ``play`` does, then stop the window.
 """
 
 from __future__ import annotations

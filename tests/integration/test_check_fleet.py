@@ -203,8 +203,10 @@ def test_canary_secrets_never_appear(sshd_fleet_factory, tmp_path: Path) -> None
     assert by["env-echo"].status == "fail"
 
 
-def test_sigterm_is_reported(sshd_fleet_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Not required by the issue, but cron kills long runs: exit 143 and no traceback."""
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_stop_signal_is_reported(sshd_fleet_factory, tmp_path: Path, sig: signal.Signals) -> None:  # type: ignore[no-untyped-def]
+    """cron kills long runs (SIGTERM), a dropped SSH session hangs up (SIGHUP): the
+    report is written, exit 128 + the signal and no traceback."""
     fleet = sshd_fleet_factory(1)
     root = content_repo(tmp_path, fleet, SLOW)
     proc = subprocess.Popen([BUTLER, "-C", str(root), "check", "probe"],
@@ -213,9 +215,9 @@ def test_sigterm_is_reported(sshd_fleet_factory, tmp_path: Path) -> None:  # typ
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143
+    assert proc.returncode == 128 + sig
     assert "Traceback" not in err
     report = EvidenceStore(root / "evidence").load("latest")
     assert report.result == "interrupted"

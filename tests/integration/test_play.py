@@ -217,7 +217,7 @@ def test_vault_and_no_log_secrets_appear_nowhere(sshd_fleet_factory, tmp_path: P
     assert_clean(tmp_path, root, fleet)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_signal_during_a_long_task_records_interrupted(
     sshd_fleet_factory, tmp_path: Path, sig: signal.Signals
 ) -> None:  # type: ignore[no-untyped-def]
