@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -237,3 +237,62 @@ def test_email_is_sent_through_a_real_smtp_server(smtp_server: tuple[Inbox, int]
 def test_payload_of_a_pass_has_no_failures() -> None:
     doc = payload("daily-health", _report(Overall.PASS).model_copy(update={"failures": []}), "fail")
     assert doc["result"] == "pass" and doc["failures"] == [] and doc["previous_result"] == "fail"
+
+
+ROUTINE_CHECKLIST = """checklist: app-health
+hosts: all
+checks:
+  - id: flag
+    file: {path: "{{ app_dir }}/healthy"}
+"""
+
+
+def test_run_due_notifies_failure_then_recovery_and_nothing_else(
+    receiver: tuple[Receiver, str], tmp_path: Path
+) -> None:
+    """run-due -> evidence -> webhook, end to end: one POST per rule that fires."""
+    from click.testing import CliRunner
+
+    from butler_maint.cli import cli
+    from butler_maint.evidence.index import read_entries
+
+    state, url = receiver
+    app = tmp_path / "app"
+    app.mkdir()
+    for sub in ("checklists", "schedules", "inventories"):
+        (tmp_path / sub).mkdir()
+    (tmp_path / "inventories" / "local.yml").write_text(
+        f"all:\n  hosts:\n    localhost: {{ansible_connection: local, app_dir: '{app}'}}\n"
+    )
+    (tmp_path / "checklists" / "app-health.yaml").write_text(ROUTINE_CHECKLIST)
+    routine = {
+        "routine": "hourly-app", "timezone": "UTC", "every": "0 * * * *", "duration": "30m",
+        "checklist": "app-health",
+        "notify": [{"on": "failure", "webhook": url}, {"on": "recovery", "webhook": url}],
+    }  # fmt: skip
+    (tmp_path / "schedules" / "hourly-app.yaml").write_text(json.dumps(routine))
+    (tmp_path / "butler.yaml").write_text("inventory: inventories/local.yml\n")
+    base = datetime.now(UTC).replace(minute=5, second=0, microsecond=0)
+
+    def run_due(hours: int) -> Any:
+        at = (base + timedelta(hours=hours)).isoformat()
+        return CliRunner().invoke(cli, ["-C", str(tmp_path), "run-due", "--at", at])
+
+    failed = run_due(1)  # no flag file: fail -> the failure rule fires
+    assert failed.exit_code == 1, failed.output
+    (app / "healthy").write_text("ok\n")
+    recovered = run_due(2)  # pass after fail -> recovery
+    assert recovered.exit_code == 0, recovered.output
+    steady = run_due(3)  # pass after pass -> no rule fires
+    assert steady.exit_code == 0, steady.output
+
+    ids = [e["id"] for e in read_entries(tmp_path / "evidence" / "index.jsonl")]
+    assert len(ids) == 3
+    sent = [(b["schedule"], b["report"], b["result"], b["previous_result"]) for b in state.bodies]
+    assert sent == [
+        ("hourly-app", ids[0], "fail", None),
+        ("hourly-app", ids[1], "pass", "fail"),
+    ]
+    assert state.bodies[0]["failures"][0]["check"] == "flag"
+    for result in (failed, recovered, steady):
+        assert "secret-token" not in result.output + result.stderr
