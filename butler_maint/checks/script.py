@@ -87,5 +87,5 @@ def parse_output(output: bytes, token: str) -> tuple[list[Framed], bool]:
         for match in _FRAME.finditer(output)
         if match["tok"] == mine
     ]
-    complete = output.rstrip(b"\n").endswith(token.encode() + b" END")
+    complete = output.rstrip(b"\n").endswith(mine + b" END")
     return results, complete
