@@ -1,13 +1,7 @@
-"""Notifications of scheduled runs: a webhook (JSON POST) or an email (SMTP).
+"""Delivery of schedule notifications: a webhook (JSON POST) or an email (SMTP).
 
-A schedule's ``notify:`` section::
-
-    notify:
-      - on: failure                  # failure | recovery | always
-        webhook: https://chat.example.internal/hooks/ops
-      - on: recovery
-        email: {to: [ops@example.com], from: butler@example.com, smtp: "mail.example.com:25"}
-        timeout_s: 10                # whole delivery, retries included (default 10)
+The schemas of a schedule's ``notify:`` section (``Notify``, ``Email``) live in
+``butler_maint.model.notify``; this module decides when a rule fires and delivers it.
 
 When:
 
@@ -17,95 +11,60 @@ When:
 
 Delivery happens after the evidence is written and never changes it: each target gets
 at most ``tries`` attempts (default 3; a webhook answering 4xx other than 408/429 is not
-retried) with a backoff between them, all within ``timeout_s``. A notification that
-cannot be delivered is logged (stderr) and the run goes on; nothing is raised. Logs name
-a webhook by scheme and host only (its path often holds a token).
+retried) with a backoff between them, all within ``timeout_s``. Nothing is raised and
+nothing is printed: ``notify_run`` returns one ``Delivery`` per target and logs failures
+through ``logging``; the command line prints ``problems(...)``.
+
+Credentials never leave in a message: a webhook is named by scheme and host only, a
+``user:password@`` part is sent as HTTP Basic authentication (not in the request line),
+and every error text is scrubbed of the URL's password and secret query values.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
-
-import click
-from pydantic import Field, field_validator, model_validator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from butler_maint.evidence.model import Report, iso_z
-from butler_maint.model.base import Frozen, Text
+from butler_maint.model.notify import (
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_TRIES,
+    MASK,
+    Email,
+    Notify,
+    mask_url,
+    url_secrets,
+)
 
 if TYPE_CHECKING:
     from butler_maint.model.schedule import Schedule
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "Delivery",
+    "Email",
+    "Notify",
+    "deliver",
+    "fires",
+    "notify_run",
+    "payload",
+    "post_json",
+    "problems",
+    "send_email",
+]
 
-DEFAULT_TIMEOUT_S = 10.0
-DEFAULT_TRIES = 3
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())  # a library logs; the application decides where to
+
 BACKOFF_S = 0.5
 """First pause between attempts; doubled after each failed attempt."""
 FAILED_RESULTS = frozenset({"fail", "error", "interrupted"})
 _RETRY_4XX = frozenset({408, 429})  # 4xx statuses still worth a retry
-
-
-class Email(Frozen):
-    """An email notification sent through an SMTP relay (no authentication)."""
-
-    to: list[Text] = Field(min_length=1)
-    sender: Text = Field(alias="from")
-    smtp: Text = Field(description="host:port of the SMTP relay, e.g. mail.example.com:25")
-    starttls: bool = False
-
-    @field_validator("smtp")
-    @classmethod
-    def _host_port(cls, value: str) -> str:
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"expected host:port, e.g. 'mail.example.com:25', got {value!r}")
-        return value
-
-    @property
-    def address(self) -> tuple[str, int]:
-        """The relay's host and port."""
-        host, _, port = self.smtp.rpartition(":")
-        return host.strip("[]"), int(port)
-
-
-class Notify(Frozen):
-    """One notification target of a schedule, and when it fires."""
-
-    on: Literal["failure", "recovery", "always"]
-    webhook: Text | None = Field(None, description="URL receiving a JSON POST.")
-    email: Email | None = None
-    timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0, le=300)
-    tries: int = Field(DEFAULT_TRIES, ge=1, le=10)
-
-    @field_validator("webhook")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None:
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"expected an http(s) URL, got {value!r}")
-        return value
-
-    @model_validator(mode="after")
-    def _one_target(self) -> Notify:
-        if (self.webhook is None) == (self.email is None):
-            raise ValueError("a notification has exactly one of `webhook` or `email`")
-        return self
-
-    @property
-    def target(self) -> str:
-        """The target as logs show it (a webhook's path and query are hidden)."""
-        if self.webhook is not None:
-            parts = urlsplit(self.webhook)
-            return f"webhook {parts.scheme}://{parts.netloc}"
-        assert self.email is not None
-        return f"email to {', '.join(self.email.to)} via {self.email.smtp}"
 
 
 def fires(rule: Notify, result: str, previous_result: str | None) -> bool:
@@ -138,7 +97,7 @@ def payload(schedule: str, report: Report, previous_result: str | None) -> dict[
 
 @dataclass(frozen=True)
 class Delivery:
-    """What happened to one notification."""
+    """What happened to one notification (``target`` and ``error`` hold no secret)."""
 
     target: str
     delivered: bool
@@ -154,19 +113,32 @@ Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 
 
+def _without_userinfo(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without ``user:password@``, and the Basic auth header that carries it."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, {}
+    user = unquote(parts.username or "")
+    password = unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return bare, {"Authorization": f"Basic {token}"}
+
+
 def post_json(url: str, document: dict[str, Any], timeout_s: float) -> None:
     """POST ``document`` as JSON; raise on a non-2xx answer or a network error."""
     import urllib.error  # imported when sending, not with the models
     import urllib.request
 
     if urlsplit(url).scheme not in ("http", "https"):
-        raise _Permanent(f"not an http(s) URL: {url!r}")
+        raise _Permanent(f"not an http(s) URL: {mask_url(url)!r}")
+    bare, auth = _without_userinfo(url)
     body = json.dumps(document, ensure_ascii=False).encode("utf-8")
     request = urllib.request.Request(  # noqa: S310 (scheme checked above)
-        url,
+        bare,
         data=body,
         method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "butler-maint"},
+        headers={"Content-Type": "application/json", "User-Agent": "butler-maint", **auth},
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310
@@ -220,7 +192,7 @@ def deliver(
         except _Permanent as exc:
             error = str(exc)
             break
-        except Exception as exc:  # network, HTTP, SMTP, TLS: log it, never raise
+        except Exception as exc:  # network, HTTP, SMTP, TLS: returned, never raised
             error = str(exc) or type(exc).__name__
         else:
             return Delivery(target, True, attempts)
@@ -230,16 +202,30 @@ def deliver(
     return Delivery(target, False, attempts, error)
 
 
-def _report(delivery: Delivery, schedule: str) -> None:
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (raw and percent-decoded) replaced by ***.
+
+    Error texts no longer quote the URL; this is the second line of defence. Secrets
+    shorter than 3 characters protect nothing and would mangle the message."""
+    found = {s for v in secrets for s in (v, unquote(v)) if len(s) >= 3}
+    for secret in sorted(found, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def problem(schedule: str, delivery: Delivery) -> str | None:
+    """The line to show for a delivery that failed (None when it was delivered)."""
     if delivery.delivered:
-        log.info("notified %s of %s", delivery.target, schedule)
-        return
-    line = (
+        return None
+    return (
         f"notify: {schedule}: could not deliver to {delivery.target} after "
         f"{delivery.attempts} attempt(s): {delivery.error} (the evidence is not affected)"
     )
-    log.warning("%s", line)
-    click.echo(line, err=True)
+
+
+def problems(schedule: str, deliveries: Iterable[Delivery]) -> list[str]:
+    """One line per notification of ``schedule`` that could not be delivered."""
+    return [line for d in deliveries if (line := problem(schedule, d)) is not None]
 
 
 def _subject(schedule: str, report: Report) -> str:
@@ -256,7 +242,8 @@ def notify_run(
 ) -> list[Delivery]:
     """Send the notifications of ``schedule`` that fire for ``report``.
 
-    Call it after the report is written. Never raises: failures are logged to stderr.
+    Call it after the report is written. Never raises and never prints: the returned
+    deliveries say what failed (``problems`` words it), and failures are logged.
     """
     rules, name = schedule.notify, schedule.name
     result = str(report.result)
@@ -270,9 +257,19 @@ def notify_run(
         delivery = deliver(
             send, rule.target, tries=rule.tries, timeout_s=rule.timeout_s, sleep=sleep, clock=clock
         )
-        _report(delivery, name)
+        if delivery.error is not None and rule.webhook is not None:
+            delivery = replace(delivery, error=_scrub(delivery.error, url_secrets(rule.webhook)))
+        _log(name, delivery)
         done.append(delivery)
     return done
+
+
+def _log(schedule: str, delivery: Delivery) -> None:
+    line = problem(schedule, delivery)
+    if line is None:
+        log.info("notified %s of %s", delivery.target, schedule)
+    else:
+        log.warning("%s", line)
 
 
 def _sender(

@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from butler_maint.model.base import Frozen, Number, Text, Vars
 from butler_maint.model.checklist import Name
-from butler_maint.notify import Notify
+from butler_maint.model.notify import Notify
 
 _DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*$")
 _SERIAL = re.compile(r"^(\d+)%?$")
