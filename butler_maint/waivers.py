@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from pydantic import Field
 
@@ -41,9 +41,6 @@ from butler_maint.evidence.model import Status
 from butler_maint.model.base import Frozen, Text
 from butler_maint.model.checklist import Name
 from butler_maint.model.content import content_files, load_model
-
-if TYPE_CHECKING:  # the runner imports paramiko; listing waivers must not
-    from butler_maint.checks.runner import HostRun
 
 WAIVERS_DIR = "waivers"
 EXPIRY_WARNING_DAYS = 14
@@ -254,17 +251,30 @@ def fnmatch_matcher() -> HostMatcher:
     return lambda pattern, host: any(fnmatchcase(host, p) for p in pattern.split(":"))
 
 
+class _HostResults(Protocol):
+    """A host's results (the runner's ``HostRun``)."""
+
+    @property
+    def results(self) -> Sequence[Any]: ...
+
+    def with_results(self, results: list[Any]) -> Self:
+        """The same host run with other results."""
+
+
+H = TypeVar("H", bound=_HostResults)
+
+
 def waive_runs(
-    runs: Sequence[HostRun],
+    runs: Sequence[H],
     waivers: Sequence[LoadedWaiver],
     now: datetime,
     match: HostMatcher,
     checklist: str | None = None,
-) -> list[HostRun]:
+) -> list[H]:
     """Host runs of a checklist with their covered failures turned ``waived``."""
     if not waivers:
         return list(runs)
     return [
-        dataclasses.replace(run, results=apply_waivers(run.results, waivers, now, match, checklist))
+        run.with_results(apply_waivers(run.results, waivers, now, match, checklist))
         for run in runs
     ]

@@ -6,22 +6,23 @@ Vars precedence: checklist ``vars`` < inventory vars (group_vars, host_vars) < `
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from butler_maint.checks.base import CheckType, Raw, Status, Verdict
-from butler_maint.checks.redact import Redactor
 from butler_maint.checks.script import Framed, build_script, new_token, parse_output
 from butler_maint.executors import Execution
 from butler_maint.executors.testinfra import SubResult
 from butler_maint.inventory import HostInfo
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check, Spec
+from butler_maint.redact import Redactor
 from butler_maint.templating import TemplateProblem, evaluate, render_data, templates_in
 
 Executor = Callable[[HostInfo, str], Execution]
@@ -53,6 +54,10 @@ class HostRun:
     results: list[CheckResult]
     host_key: str | None = None
     reached: bool = True
+
+    def with_results(self, results: list[CheckResult]) -> HostRun:
+        """The same host run with other results (e.g. waived)."""
+        return replace(self, results=results)
 
 
 @dataclass
@@ -207,29 +212,22 @@ def _result(  # noqa: PLR0917 - a plain record builder
         check=check_id,
         status=verdict.status,
         observed=redactor.value(check_id, verdict.observed),
-        expected=verdict.expected,
+        expected=None if verdict.expected is None else redactor.text(verdict.expected),
         ms=ms,
         message=redactor.text(verdict.message),
         kind=kind,
     )
 
 
-class Interrupt(BaseException):
-    """Raised (by a signal handler) to stop a run; carries what was done so far."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-        self.partial: list[HostRun] = []
+STOP_POLL_S = 0.1  # how often a waiting run looks at its stop
 
 
-def _not_run(planned: Planned) -> HostRun:
-    message = "not run: the run was interrupted before this host finished"
+def not_run(checklist: Checklist, host: str, message: str) -> HostRun:
+    """Every check of ``checklist`` on ``host`` recorded ``not_run`` with ``message``."""
     results = [
-        CheckResult(planned.host.name, check_id, "not_run", message=message, kind=kind)
-        for check_id, kind in planned.kinds.items()
+        CheckResult(host, c.id, "not_run", message=message, kind=c.kind) for c in checklist.checks
     ]
-    return HostRun(planned.host.name, results)
+    return HostRun(host, results)
 
 
 def run_checklist(
@@ -240,13 +238,16 @@ def run_checklist(
     attest: Attest,
     forks: int = 20,
     extra_vars: Mapping[str, Any] | None = None,
+    stop: threading.Event | None = None,
     on_start: Callable[[int], None] | None = None,
     on_host_done: Callable[[HostRun], None] | None = None,
 ) -> list[HostRun]:
     """Run ``checklist`` on ``hosts``, at most ``forks`` at a time; results in host order.
 
     Every host is planned first (manual items are attested then, before any progress
-    display starts); ``on_start(n)`` is called when execution begins.
+    display starts); ``on_start(n)`` is called when execution begins. Once ``stop`` is
+    set the run stops waiting: hosts not finished are recorded ``not_run`` (the executors
+    see the same ``stop`` and end their hosts' scripts).
     """
     extra = extra_vars or {}
     plans = [plan_host(checklist, host, extra, attest) for host in hosts]  # asks manual items
@@ -254,19 +255,19 @@ def run_checklist(
         on_start(len(plans))
     done: dict[str, HostRun] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(plans))))
-    try:
-        futures = [pool.submit(execute_host, plan, ctx) for plan in plans]
-        for future in as_completed(futures):
+    waiting: set[Future[HostRun]] = {pool.submit(execute_host, plan, ctx) for plan in plans}
+    while waiting and not (stop is not None and stop.is_set()):
+        finished, waiting = wait(waiting, timeout=STOP_POLL_S, return_when=FIRST_COMPLETED)
+        for future in finished:
             run = future.result()
             done[run.host] = run
             if on_host_done:
                 on_host_done(run)
-    except Interrupt as stop:
-        pool.shutdown(wait=False, cancel_futures=True)
-        stop.partial = _in_order(checklist, [done.get(p.host.name) or _not_run(p) for p in plans])
-        raise
-    pool.shutdown()
-    return _in_order(checklist, [done[h.name] for h in hosts])
+    pool.shutdown(wait=not waiting, cancel_futures=True)
+    message = "not run: the run was interrupted before this host finished"
+    return _in_order(
+        checklist, [done.get(h.name) or not_run(checklist, h.name, message) for h in hosts]
+    )
 
 
 def _in_order(checklist: Checklist, runs: list[HostRun]) -> list[HostRun]:

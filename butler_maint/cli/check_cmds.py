@@ -13,31 +13,20 @@ import click
 import yaml
 
 from butler_maint.cli import cli
-from butler_maint.cli.context import App, pass_app
+from butler_maint.cli.context import App, is_interactive, pass_app
 from butler_maint.cli.options import (
     accept_new_host_keys_option,
     inventory_option,
     limit_option,
     operator_option,
 )
-from butler_maint.errors import ContentError, ExitCode, Location
-from butler_maint.model.content import checklist_path
+from butler_maint.errors import ExitCode
 
 FAILING = ("fail", "error", "unreachable")
 ORDER = {
     "fail": 0, "error": 1, "unreachable": 2, "not_run": 3, "pending": 4, "waived": 5,
     "pass": 6, "skipped": 7,
 }  # fmt: skip
-
-
-def find_checklist(app: App, name: str) -> Path:
-    """A checklist by name (``checklists/NAME.yaml``) or by path."""
-    for candidate in (Path(name), checklist_path(app.root, name)):
-        if candidate.is_file():
-            return candidate
-    raise ContentError.at(
-        Location(name), f"no checklist {name!r} (looked in {app.root / 'checklists'})"
-    )
 
 
 @cli.command()
@@ -80,29 +69,23 @@ def check(
     run in parallel. Exit 0 when everything passed, 1 when anything failed, errored or
     was unreachable, 2 on bad input.
     """
-    from butler_maint.checks import session
-    from butler_maint.evidence.provenance import operator_identity
+    from butler_maint.runs.check import CheckRequest, run_check
+    from butler_maint.runs.stop import stop_on_signals
 
-    config = app.config
-    request = session.CheckRequest(
-        root=app.root,
-        config=config,
-        checklist_file=find_checklist(app, checklist),
-        inventory=app.inventory(inventory_path, vault_password_file),
-        limit=limit,
-        forks=forks,
-        operator=operator_identity(operator),
+    target = app.target(
+        inventory_path, operator, vault_password_file=vault_password_file,
         accept_new_host_keys=accept_new_host_keys,
-        interactive=session.is_interactive() and fmt == "text",
-    )
+    )  # fmt: skip
+    request = CheckRequest(
+        target, target.checklist_file(checklist), limit=limit, forks=forks,
+        ask=_ask if is_interactive() and fmt == "text" else None,
+    )  # fmt: skip
     progress = _Progress()
-    with session.interruptible():
-        outcome = session.run_and_record(
-            request, ask=_ask, on_hosts=progress.start, on_host_done=progress.update
-        )
+    with stop_on_signals() as stop:
+        outcome = run_check(request, stop, on_hosts=progress.start, on_host_done=progress.update)
     progress.close()
     results = [r for run in outcome.runs for r in run.results]
-    _emit(fmt, request.checklist_file.stem, results)
+    _emit(fmt, Path(request.checklist).stem, results)
     counts: Counter[str] = Counter(r.status for r in results)
     click.echo(_summary_line(counts, outcome.hosts), err=True)
     if outcome.written is not None:
@@ -165,10 +148,13 @@ class _Progress:
 
 
 def _as_dict(result: Any) -> dict[str, Any]:
-    return {
+    """Plain data for JSON and YAML (they escape control characters themselves)."""
+    data = {
         k: getattr(result, k)
         for k in ("host", "check", "status", "observed", "expected", "ms", "message")
     }
+    data["status"] = str(data["status"])  # a Status enum: YAML's safe dumper refuses it
+    return data
 
 
 def _emit(fmt: str, name: str, results: list[Any]) -> None:
@@ -178,24 +164,27 @@ def _emit(fmt: str, name: str, results: list[Any]) -> None:
     elif fmt == "yaml":
         click.echo(yaml.safe_dump([_as_dict(r) for r in ordered], sort_keys=False), nl=False)
     elif fmt == "junit":
-        click.echo(_junit(name, results))
+        click.echo(_junit(name, results), nl=False)
     else:
         _table(ordered)
 
 
 def _table(results: list[Any]) -> None:
-    widths = [
-        max([len(str(getattr(r, k))) for r in results] + [len(k)])
-        for k in ("host", "check", "status")
-    ]
-    for r in results:
-        observed = "" if r.observed is None else str(r.observed)
-        expected = f" (expected {r.expected})" if r.expected else ""
-        message = f"  {r.message}" if r.message and r.status != "pass" else ""
+    """One line per result; every value from a host or the inventory through ``term``."""
+    from butler_maint.cli.render import term
+
+    rows = [(term(r.status).upper(), term(r.host), term(r.check), r) for r in results]
+    widths = [max([len(row[i]) for row in rows] + [len(k)]) for i, k in enumerate(_COLUMNS)]
+    for status, host, check, r in rows:
+        expected = f" (expected {term(r.expected)})" if r.expected else ""
+        message = f"  {term(r.message)}" if r.message and r.status != "pass" else ""
         click.echo(
-            f"{r.status.upper():<{widths[2]}}  {r.host:<{widths[0]}}  {r.check:<{widths[1]}}  "
-            f"{observed}{expected}{message}".rstrip()
+            f"{status:<{widths[0]}}  {host:<{widths[1]}}  {check:<{widths[2]}}  "
+            f"{term(r.observed)}{expected}{message}".rstrip()
         )
+
+
+_COLUMNS = ("status", "host", "check")
 
 
 def _summary_line(counts: Counter[str], hosts: int) -> str:
@@ -204,33 +193,7 @@ def _summary_line(counts: Counter[str], hosts: int) -> str:
 
 
 def _junit(name: str, results: list[Any]) -> str:
-    from xml.etree import ElementTree as ET
+    """The results as ``report export --format junit`` writes a report's (one writer)."""
+    from butler_maint.evidence.export import junit
 
-    suites = ET.Element("testsuites", name=name)
-    for host in sorted({r.host for r in results}):
-        mine = [r for r in results if r.host == host]
-        suite = ET.SubElement(
-            suites,
-            "testsuite",
-            name=host,
-            tests=str(len(mine)),
-            failures=str(sum(r.status == "fail" for r in mine)),
-            errors=str(sum(r.status in ("error", "unreachable") for r in mine)),
-            skipped=str(sum(r.status in ("skipped", "pending") for r in mine)),
-        )
-        for r in mine:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=f"{name}.{host}",
-                name=r.check,
-                time=f"{r.ms / 1000:.3f}",
-            )
-            text = f"observed {r.observed!r}, expected {r.expected}; {r.message}"
-            if r.status == "fail":
-                ET.SubElement(case, "failure", message=text)
-            elif r.status in ("error", "unreachable"):
-                ET.SubElement(case, "error", message=f"{r.status}: {text}")
-            elif r.status in ("skipped", "pending"):
-                ET.SubElement(case, "skipped", message=f"{r.status}: {r.message}")
-    return ET.tostring(suites, encoding="unicode")
+    return junit(name, [(f"checklist: {name}", results)])

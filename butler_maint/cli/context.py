@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +14,7 @@ from butler_maint.model.config import ProjectConfig, load_config
 
 if TYPE_CHECKING:
     from butler_maint.inventory import Inventory
+    from butler_maint.runs.request import Target
 
 _MARKERS = ("butler.yaml", "checklists", "schedules")
 
@@ -51,6 +53,32 @@ class App:
         return Inventory.load(
             [given or self.path(self.config.inventory)], vault_password_file=vault_password_file
         )
+
+
+    def target(
+        self,
+        inventory: Path | None,
+        operator: str | None,
+        *,
+        vault_password_file: Path | None = None,
+        accept_new_host_keys: bool = False,
+    ) -> Target:
+        """What a run is given: this repository, its inventory, and who runs it."""
+        from butler_maint.evidence.provenance import operator_identity
+        from butler_maint.runs.request import Target
+
+        return Target(
+            root=self.root,
+            config=self.config,
+            inventory=self.inventory(inventory, vault_password_file),
+            operator=operator_identity(operator),
+            accept_new_host_keys=accept_new_host_keys,
+        )
+
+
+def is_interactive() -> bool:
+    """Whether an operator can answer questions (stdin and stderr are terminals)."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
 
 
 pass_app = click.make_pass_decorator(App)

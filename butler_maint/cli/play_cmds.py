@@ -101,7 +101,9 @@ def play(
     failed or was unreachable, 1 otherwise, 2 on bad input, 129/130/143 when interrupted.
     """
     from butler_maint.evidence.provenance import operator_identity
-    from butler_maint.playbooks import PlayRequest, cancel_on_signals, play_and_record
+    from butler_maint.playbooks import PlayRequest
+    from butler_maint.runs.play import play_and_record
+    from butler_maint.runs.stop import stop_on_signals
 
     config = app.config
     request = PlayRequest(
@@ -117,15 +119,15 @@ def play(
         forks=forks,
         serial=serial,
         max_fail_percentage=max_fail_percentage,
-        operator=operator_identity(operator),
         accept_new_host_keys=accept_new_host_keys,
     )
     view = _View(sys.stderr.isatty())
     try:
-        with cancel_on_signals() as cancel:
+        with stop_on_signals() as stop:
             outcome = play_and_record(
-                request, cancel=cancel, on_update=view.update, on_start=view.start
-            )
+                request, stop, operator=operator_identity(operator),
+                on_update=view.update, on_start=view.start,
+            )  # fmt: skip
     finally:
         view.close()
     _report(outcome.run, check)
@@ -193,6 +195,9 @@ class _View:
         return Text(f"TASK [{self.task}]  hosts done {self.done}/{self.total}{failures}")
 
     def _echo(self, text: str) -> None:
+        from butler_maint.cli.render import term
+
+        text = term(text, multiline=True)  # ansible's warnings quote host output
         if self.live is not None:
             self.live.console.print(text, markup=False, highlight=False)
         else:
@@ -205,21 +210,26 @@ class _View:
 
 
 def _report(run: PlayRun, check: bool) -> None:
-    hosts = run.step.hosts
-    width = max([len(h) for h in hosts] + [4])
+    """The recap table and failures; inventory and host text goes through ``term``."""
+    from butler_maint.cli.render import term
+
+    hosts = [(term(host), stats) for host, stats in run.step.hosts.items()]
+    width = max([len(h) for h, _ in hosts] + [4])
     if hosts:
         click.echo(f"{'HOST':<{width}}  " + "  ".join(k.upper() for k in RECAP))
-        for host, stats in hosts.items():
+        for host, stats in hosts:
             cells = "  ".join(f"{getattr(stats, k):>{len(k)}}" for k in RECAP)
             click.echo(f"{host:<{width}}  {cells}")
     for result in run.step.results:
         if result.status in ("fail", "unreachable"):
-            message = f"  {result.message}" if result.message else ""
-            click.echo(f"{result.status.upper()}  {result.host}  {result.check}{message}")
+            message = f"  {term(result.message)}" if result.message else ""
+            click.echo(
+                f"{result.status.upper()}  {term(result.host)}  {term(result.check)}{message}"
+            )
     for warning in run.warnings:
-        click.echo(f"play: warning: {warning}", err=True)
+        click.echo(f"play: warning: {term(warning, multiline=True)}", err=True)
     if run.error:
-        click.echo(f"play: error: {run.error}", err=True)
+        click.echo(f"play: error: {term(run.error, multiline=True)}", err=True)
     dry = " (check mode: dry run)" if check else ""
     click.echo(
         f"play: {run.hosts} host(s), {len(run.failed_hosts)} failed or unreachable, "

@@ -66,27 +66,23 @@ def window_run(
     only with --override --reason TEXT; a window that requires approval only when
     someone else approved the occurrence. Writes one evidence report.
     """
-    from butler_maint.checks import session
-    from butler_maint.evidence.provenance import operator_identity
-    from butler_maint.windows.plan import window_request
-    from butler_maint.windows.playbook_step import playbook_runner
-    from butler_maint.windows.run import run_window
+    from butler_maint.runs.occurrence import window_request
+    from butler_maint.runs.stop import stop_on_signals
+    from butler_maint.runs.window import run_window
 
     if override != bool(reason):
         raise click.UsageError("--override and --reason TEXT go together")
     request = window_request(
-        app.root, app.config, name, now=datetime.now(UTC),
+        app.target(inventory_path, operator), name, now=datetime.now(UTC),
         occurrence=_now(occurrence) if occurrence else None,
-        inventory=app.inventory(inventory_path),
-        operator=operator_identity(operator), dry_run=dry_run, override_reason=reason, limit=limit,
+        dry_run=dry_run, override_reason=reason, limit=limit,
     )  # fmt: skip
-    play = playbook_runner(app.root, app.config, request.inventory, request.operator,
-                           request.trigger)  # fmt: skip
-    with session.interruptible():
-        outcome = run_window(request, play=play, on_batch=_batch)
+    with stop_on_signals() as stop:
+        outcome = run_window(request, stop, on_batch=_batch)
     written = outcome.written
     click.echo(f"window {name}: {written.result} (evidence: {written.path})", err=True)
     if outcome.interrupted_by is not None:
+        click.echo(f"window: interrupted by signal {outcome.interrupted_by}", err=True)
         raise SystemExit(128 + outcome.interrupted_by)
     if written.result != "pass":
         raise SystemExit(ExitCode.FAILED)
@@ -108,8 +104,8 @@ def window_approve(app: App, name: str, occurrence: str, by: str | None, note: s
     """Approve one occurrence of window NAME (four eyes: the operator must differ)."""
     from butler_maint.evidence import EvidenceStore
     from butler_maint.evidence.provenance import operator_identity
+    from butler_maint.runs.approvals import approve
     from butler_maint.schedule.calendar import load_schedules
-    from butler_maint.windows.approvals import approve
 
     schedules = {s.schedule.name: s.schedule for s in load_schedules(app.root)}
     if name not in schedules or schedules[name].window is None:
@@ -129,18 +125,20 @@ def run_due_cmd(
     app: App, at: str | None, inventory_path: Path | None, operator: str | None
 ) -> None:
     """Run every due occurrence not yet recorded in the evidence, once each."""
-    from butler_maint.checks import session
-    from butler_maint.evidence.provenance import operator_identity
-    from butler_maint.windows.due_runner import DueContext, Interrupted, run_due
+    from butler_maint.runs.due import run_due
+    from butler_maint.runs.stop import stop_on_signals
 
-    inventory = app.inventory(inventory_path)
-    ctx = DueContext(app.root, app.config, inventory, operator_identity(operator))
-    try:
-        with session.interruptible():
-            done = run_due(ctx, _now(at))
-    except Interrupted as stop:
-        click.echo(f"run-due: {stop}", err=True)
-        raise SystemExit(128 + stop.signum) from None
+    target = app.target(inventory_path, operator)
+    with stop_on_signals() as stop:
+        done = run_due(target, _now(at), stop)
+    for d in done:
+        for notice in d.notices:
+            click.echo(f"run-due: {notice}", err=True)
+    if stop.signum is not None:
+        last = done[-1].report_id if done else None
+        report = f"; report {last}" if last else ""
+        click.echo(f"run-due: interrupted by signal {stop.signum}{report}", err=True)
+        raise SystemExit(128 + stop.signum)
     problems = [d for d in done if not d.ok]
     for d in problems:
         what = f"report {d.report_id}" if d.report_id else d.message

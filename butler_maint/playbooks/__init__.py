@@ -1,10 +1,10 @@
 """Playbook runs: ansible-playbook through ansible-runner, recorded as evidence.
 
-``play_and_record(PlayRequest(...))`` is the entry point of the `play` command;
-``run_play`` runs without recording (a window records the step in its own report).
-The modules below each own one part:
+``run_play(request, make_plan(request), keep, cancel)`` runs one playbook and returns
+its step; recording it is the run core's (``butler_maint.runs.play``). The modules
+below each own one part:
 
-- ``session``: the run as a whole, from the plan to the step and the written report;
+- ``session``: the run as a whole, from the plan to the step;
 - ``plan``: what is checked and decided before ansible starts (exit 2 on bad input);
 - ``runner``: ansible-runner invocation, cancellation, stray-process cleanup;
 - ``connection``: ssh arguments and environment, the user's ansible.cfg, host keys;
@@ -17,23 +17,7 @@ The modules below each own one part:
 
 from __future__ import annotations
 
-from butler_maint.playbooks.runner import Cancel, cancel_on_signals
-from butler_maint.playbooks.session import (
-    PlayOutcome,
-    PlayRequest,
-    PlayRun,
-    draft_report,
-    play_and_record,
-    run_play,
-)
+from butler_maint.playbooks.plan import Plan, make_plan
+from butler_maint.playbooks.session import Cancel, PlayRequest, PlayRun, run_play
 
-__all__ = [
-    "Cancel",
-    "PlayOutcome",
-    "PlayRequest",
-    "PlayRun",
-    "cancel_on_signals",
-    "draft_report",
-    "play_and_record",
-    "run_play",
-]
+__all__ = ["Cancel", "Plan", "PlayRequest", "PlayRun", "make_plan", "run_play"]

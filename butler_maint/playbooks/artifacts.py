@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from butler_maint.checks.redact import Redactor
+from butler_maint.redact import Redactor
 
 KEEP_DIR = "ansible-runner"
 EVENTS_FILE = "job_events.jsonl"

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from butler_maint.checks.redact import Redactor
-from butler_maint.checks.session import ssh_options
 from butler_maint.errors import CannotRunError, InventoryError
+from butler_maint.executors.options import ssh_options
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.playbooks import connection, plays
 from butler_maint.playbooks.extravars import extra_vars_args
 from butler_maint.playbooks.runner import MARKER_VAR, RunSpec, ansible_bin_dir
 from butler_maint.playbooks.secrets import run_redactor
+from butler_maint.redact import Redactor
 
 if TYPE_CHECKING:
     from butler_maint.playbooks.session import PlayRequest

@@ -1,8 +1,8 @@
 """Run ansible-playbook through ansible-runner's Python API: cancellable, leaving nothing.
 
 ansible-runner starts ansible-playbook under pexpect in a new session and calls our
-``event_handler`` for every event. Cancelling: SIGHUP/SIGINT/SIGTERM only set a flag
-(:func:`cancel_on_signals`); the runner polls ``cancel_callback`` every ``POLL_S`` and
+``event_handler`` for every event. Cancelling: SIGHUP/SIGINT/SIGTERM only set the
+run's stop (``runs.stop``); the runner polls it as ``cancel_callback`` every ``POLL_S`` and
 then SIGKILLs ansible-playbook's process group (its forks and their ssh clients).
 What escapes that group — OpenSSH ControlPersist masters detach into their own
 session, ``async`` tasks on local connections daemonise — carries the run's marker in
@@ -19,45 +19,17 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from butler_maint.errors import STOP_SIGNALS, CannotRunError
+from butler_maint.errors import CannotRunError
 
 MARKER_VAR = "BUTLER_PLAY_RUN"
 POLL_S = 0.2
 STOP_WAIT_S = 3.0
 _PROC = Path("/proc")
-
-
-@dataclass
-class Cancel:
-    """A cancellation flag: the signal number that asked for it, if any."""
-
-    signum: int | None = None
-
-    def __call__(self) -> bool:
-        """True once cancellation was asked for (ansible-runner's ``cancel_callback``)."""
-        return self.signum is not None
-
-
-@contextlib.contextmanager
-def cancel_on_signals() -> Iterator[Cancel]:
-    """While the block runs, SIGHUP, SIGINT and SIGTERM set the flag instead of raising."""
-    cancel = Cancel()
-
-    def handler(signum: int, frame: object) -> None:
-        if cancel.signum is None:
-            cancel.signum = signum
-
-    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
-    try:
-        yield cancel
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @dataclass(frozen=True)

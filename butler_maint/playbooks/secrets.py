@@ -19,10 +19,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from butler_maint.checks.redact import Redactor
 from butler_maint.errors import InventoryError
 from butler_maint.inventory import Inventory, UndecryptedSecret
 from butler_maint.playbooks.plays import Tagged, load_yaml_text
+from butler_maint.redact import Redactor
 
 VAULT_HEADER = b"$ANSIBLE_VAULT;"
 MAX_FILES = 5000

@@ -1,7 +1,5 @@
-"""Running one playbook and recording it: ``run_play`` and ``play_and_record``.
+"""Running one playbook: ``run_play`` (recording it is the run core's, ``runs.play``).
 
-The `play` command comes through ``play_and_record``; a maintenance window can call
-``run_play`` to get the step and the masked artifacts, and put them in its own report.
 In order: the plan (hosts, host-key policy, arguments, secrets: ``plan.py``), a
 private run directory (0700, removed at the end), ansible-runner, stray processes
 stopped, then the step: ansible's per-host recap and a result per task and host. A
@@ -16,31 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from butler_maint.evidence import (
-    Content,
-    EvidenceStore,
-    HostStats,
-    Kind,
-    PlaybookStep,
-    ReportDraft,
-    Result,
-    Trigger,
-    WrittenReport,
-)
-from butler_maint.evidence import Inventory as InventoryRecord
-from butler_maint.evidence.provenance import (
-    content_provenance,
-    inventory_provenance,
-    tool_versions,
-)
+from butler_maint.evidence import HostStats, PlaybookStep, Result
 from butler_maint.inventory import Inventory
 from butler_maint.model.config import ProjectConfig
-from butler_maint.playbooks.artifacts import KEEP_DIR, EventSink, finish_keep_dir, remove_tree
+from butler_maint.playbooks.artifacts import EventSink, finish_keep_dir, remove_tree
 from butler_maint.playbooks.events import PlayLog, Update
-from butler_maint.playbooks.plan import Invocation, invocation, make_plan
-from butler_maint.playbooks.runner import Cancel, RunnerExit, run_playbook, stop_strays
+from butler_maint.playbooks.plan import Invocation, Plan, invocation
+from butler_maint.playbooks.runner import RunnerExit, run_playbook, stop_strays
 
 BAD_INPUT_RC = frozenset({4, 5})  # ansible-playbook: parser error, bad or incomplete options
 
@@ -61,9 +43,7 @@ class PlayRequest:
     forks: int | None = None
     serial: int | str | None = None
     max_fail_percentage: float | None = None
-    operator: str = ""
     accept_new_host_keys: bool = False
-    trigger: Trigger | None = None
     cwd: Path = field(default_factory=Path.cwd)  # where relative ``-e @file`` paths start
 
 
@@ -77,8 +57,6 @@ class PlayRun:
     hosts: int
     rc: int | None
     status: str  # ansible-runner's: successful, failed, canceled, timeout
-    content: Content
-    inventory: InventoryRecord
     interrupted_by: int | None = None
     error: str | None = None
     bad_input: bool = False  # ansible-playbook rejected the playbook or its options
@@ -90,69 +68,26 @@ class PlayRun:
         return [h for h, s in self.step.hosts.items() if s.failed or s.unreachable]
 
 
-@dataclass(frozen=True)
-class PlayOutcome:
-    """A recorded run."""
+class Cancel(Protocol):
+    """Asked to stop? (ansible-runner's ``cancel_callback``), and by which signal."""
 
-    run: PlayRun
-    written: WrittenReport
+    signum: int | None
 
-    @property
-    def step(self) -> PlaybookStep:
-        """The recorded step (``run.step``)."""
-        return self.run.step
-
-    @property
-    def interrupted_by(self) -> int | None:
-        """The signal that interrupted the run, if one did (``run.interrupted_by``)."""
-        return self.run.interrupted_by
-
-
-def play_and_record(
-    request: PlayRequest,
-    *,
-    cancel: Cancel | None = None,
-    on_update: Callable[[Update], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
-) -> PlayOutcome:
-    """Run the playbook and write one evidence report with its artifacts, also when cancelled."""
-    with tempfile.TemporaryDirectory(prefix="butler-keep-") as tmp:
-        keep = Path(tmp) / KEEP_DIR
-        run = run_play(request, keep, cancel=cancel, on_update=on_update, on_start=on_start)
-        store = EvidenceStore.for_project(request.root, request.config.evidence)
-        written = store.write(draft_report(request, run), attach=[keep])
-    return PlayOutcome(run, written)
-
-
-def draft_report(request: PlayRequest, run: PlayRun) -> ReportDraft:
-    """The report draft of one playbook run."""
-    return ReportDraft(
-        kind=Kind.PLAYBOOK, name=request.playbook.stem, trigger=request.trigger or Trigger(),
-        operator=request.operator, started=run.started, finished=run.finished,
-        dry_run=request.check, interrupted=run.interrupted_by is not None, error=run.error,
-        tools=tool_versions(), content=run.content, inventory=run.inventory, steps=[run.step],
-    )  # fmt: skip
+    def __call__(self) -> bool: ...
 
 
 def run_play(
     request: PlayRequest,
+    plan: Plan,
     keep: Path,
+    cancel: Cancel,
     *,
-    cancel: Cancel | None = None,
     on_update: Callable[[Update], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
 ) -> PlayRun:
-    """Run the playbook; its masked artifacts go to ``keep`` (a new directory, 0700)."""
-    plan = make_plan(request)
-    if on_start:
-        on_start(len(plan.hosts))
-    files = [request.playbook, *plan.var_files, *request.inventory.files()]
-    content = content_provenance(request.root, files, exclude=[request.config.evidence.dir])
-    record = inventory_provenance(request.root, request.inventory.sources, len(plan.hosts))
+    """Run the planned playbook; its masked artifacts go to ``keep`` (a new directory, 0700)."""
     log = PlayLog(clean=plan.redactor.text)
     sink = EventSink(keep, plan.redactor)
     handler = _Handler(log, sink, on_update)
-    cancel = cancel or Cancel()
     run_dir = Path(tempfile.mkdtemp(prefix="butler-play-"))
     started = datetime.now(UTC)
     try:
@@ -166,8 +101,8 @@ def run_play(
     error, bad_input = _error(ended, log, sink, handler, cancel)
     return PlayRun(
         step=_step(request, stats, results, ended), started=started, finished=finished,
-        hosts=len(plan.hosts), rc=ended.rc, status=ended.status, content=content,
-        inventory=record, interrupted_by=cancel.signum, error=error, bad_input=bad_input,
+        hosts=len(plan.hosts), rc=ended.rc, status=ended.status,
+        interrupted_by=cancel.signum, error=error, bad_input=bad_input,
         warnings=(*plan.warnings, *how.warnings),
     )  # fmt: skip
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from butler_maint.checks.base import CheckType, Raw, Verdict, q, verdict
-from butler_maint.checks.redact import Redactor
+from butler_maint.redact import Redactor
 from butler_maint.checks.runner import Context, HostRun, run_checklist
 from butler_maint.executors.ssh import SshOptions, run_ssh
 from butler_maint.inventory import HostInfo, Inventory

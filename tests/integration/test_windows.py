@@ -95,23 +95,24 @@ def test_batches_stop_when_max_fail_percentage_is_exceeded(
 def test_no_batch_starts_after_the_window_ends(sshd_fleet_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from butler_maint.cli.context import App
     from butler_maint.inventory import Inventory
-    from butler_maint.windows.plan import window_request
-    from butler_maint.windows.run import run_window
+    from butler_maint.runs.occurrence import window_request
+    from butler_maint.runs.request import Target
+    from butler_maint.runs.stop import Stop
+    from butler_maint.runs.window import run_window
 
     fleet = sshd_fleet_factory(4)
     root = repo(tmp_path, fleet, window_doc(serial="1"))
     app = App.locate(str(root))
     now = datetime.now(UTC)
-    request = window_request(
-        root, app.config, "patch", now=now, occurrence=None,
-        inventory=Inventory.load([root / "inventories" / "hosts.yml"]), operator="op@x",
-    )  # fmt: skip
+    inventory = Inventory.load([root / "inventories" / "hosts.yml"])
+    target = Target(root, app.config, inventory, "op@x")
+    request = window_request(target, "patch", now=now, occurrence=None)
     ticks = iter([now, now, now + timedelta(hours=1), now + timedelta(hours=4)])
 
     def clock() -> datetime:
         return next(ticks, now + timedelta(hours=5))
 
-    outcome = run_window(request, play=_no_playbooks, clock=clock)
+    outcome = run_window(request, Stop(), play=_no_playbooks, clock=clock)
     report = EvidenceStore(root / "evidence").load(outcome.written.id)
     statuses = {r.host: r.status for r in report.steps[0].results}
     assert statuses == {
@@ -124,7 +125,7 @@ def test_no_batch_starts_after_the_window_ends(sshd_fleet_factory, tmp_path: Pat
     assert "the window ended" in (message or "")
 
 
-def _no_playbooks(step, hosts, dry_run):  # type: ignore[no-untyped-def]
+def _no_playbooks(step, hosts, dry_run, stop):  # type: ignore[no-untyped-def]
     raise AssertionError("no playbook step in this window")
 
 

@@ -16,7 +16,7 @@ from types import MappingProxyType
 
 import pytest
 
-from butler_maint.checks.redact import MASK, Redactor
+from butler_maint.redact import MASK, Redactor
 from butler_maint.errors import ContentError
 from butler_maint.evidence.model import HostStats, Status
 from butler_maint.executors.ssh import SshOptions

@@ -7,11 +7,10 @@ from pathlib import Path
 
 from butler_maint.errors import ButlerError
 from butler_maint.evidence import Trigger
-from butler_maint.inventory import Inventory
-from butler_maint.model.config import ProjectConfig
+from butler_maint.runs.request import Target
+from butler_maint.runs.window import WindowRequest
 from butler_maint.schedule.calendar import Scheduled, load_schedules
 from butler_maint.schedule.occurrences import Occurrence, occurrences, previous_occurrence
-from butler_maint.windows.run import WindowRequest
 
 
 def find_window(root: Path, name: str) -> Scheduled:
@@ -25,14 +24,11 @@ def find_window(root: Path, name: str) -> Scheduled:
 
 
 def window_request(
-    root: Path,
-    config: ProjectConfig,
+    target: Target,
     name: str,
     *,
     now: datetime,
     occurrence: datetime | None,
-    inventory: Inventory,
-    operator: str,
     dry_run: bool = False,
     override_reason: str | None = None,
     limit: str | None = None,
@@ -42,7 +38,7 @@ def window_request(
     Inside the occurrence's window the run ends with it; outside (early, late or ad hoc)
     it gets the window's full duration from now.
     """
-    scheduled = find_window(root, name)
+    scheduled = find_window(target.root, name)
     schedule = scheduled.schedule
     if occurrence is not None:
         around = occurrences(schedule, occurrence, occurrence + schedule.length)
@@ -57,8 +53,7 @@ def window_request(
     end = current.end if inside and current is not None else now + schedule.length
     at = current.at if current is not None else None
     return WindowRequest(
-        root=root, config=config, schedule=schedule, freezes=scheduled.freezes,
-        inventory=inventory, operator=operator,
+        target=target, scheduled=scheduled,
         trigger=Trigger(by="operator", schedule=name, occurrence=at),
         start=now, end=end, occurrence=at, dry_run=dry_run,
         override_reason=override_reason, limit=limit,

@@ -1,0 +1,142 @@
+"""Run one checklist on some hosts: THE way `check`, routines and window steps run one.
+
+What reaches the hosts is a :class:`Reach` (the executor seam): the real one runs local
+hosts with ``sh`` here and the others over SSH, testinfra modules through
+pytest-testinfra; a test can hand in its own and exercise batching, gating and stops
+without sshd. Around the checklist runner this adds what every caller needs: the
+run's secrets (redaction), manual items (attestation) and waivers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from butler_maint.checks.base import Verdict
+from butler_maint.checks.runner import Context, HostRun, not_run, run_checklist
+from butler_maint.checks.types import REGISTRY
+from butler_maint.executors import Execution
+from butler_maint.executors.local import run_local
+from butler_maint.executors.ssh import SshOptions, known_hosts, run_ssh
+from butler_maint.executors.testinfra import SubResult, run_testinfra
+from butler_maint.inventory import HostInfo, Inventory
+from butler_maint.model.checklist import Checklist
+from butler_maint.model.checks import Check
+from butler_maint.redact import Redactor
+from butler_maint.runs.stop import Stop, Stopped
+from butler_maint.templating import env_names, templates_in
+from butler_maint.waivers import LoadedWaiver, inventory_matcher, waive_runs
+
+Execute = Callable[[HostInfo, str], Execution]
+RunModule = Callable[[HostInfo, str], tuple[Verdict, list[SubResult]]]
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How a run reaches its hosts: a script executor and a testinfra runner."""
+
+    execute: Execute
+    testinfra: RunModule
+
+
+def real_reach(root: Path, options: SshOptions, stop: Stop) -> Reach:
+    """Local hosts run ``sh`` here, the others are reached over SSH; ``stop`` ends them."""
+    trusted = known_hosts(options)  # read once per run, shared by every host
+
+    def execute(host: HostInfo, script: str) -> Execution:
+        if host.connection == "local":
+            return run_local(script, deadline_s=options.command_timeout, become=host.become)
+        return run_ssh(host, script, options, trusted)
+
+    def testinfra(host: HostInfo, module: str) -> tuple[Verdict, list[SubResult]]:
+        return run_testinfra(host, root / module, options)
+
+    return Reach(execute, testinfra)
+
+
+def redactor_for(checklist: Checklist, hosts: list[HostInfo]) -> Redactor:
+    """Secrets of this run: vault vars of the hosts and checks marked ``secret``."""
+    redactor = Redactor(secret_checks={c.id for c in checklist.checks if c.secret})
+    texts = [t for _, t in templates_in(checklist.model_dump(exclude_none=True))]
+    texts += [c.when for c in checklist.checks if c.when]
+    names = {name for text in texts for name in env_names(text)}
+    redactor.add(os.environ[name] for name in names if name in os.environ)
+    for host in hosts:
+        redactor.add(_flatten([host.vars[name] for name in host.secret_vars if name in host.vars]))
+    return redactor
+
+
+def _flatten(values: list[object]) -> list[object]:
+    out: list[object] = []
+    for value in values:
+        if isinstance(value, dict):
+            out.extend(_flatten(list(value.values())))
+        elif isinstance(value, list):
+            out.extend(_flatten(value))
+        else:
+            out.append(value)
+    return out
+
+
+Ask = Callable[[str], tuple[bool, str]]
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """Asks the operator about manual items on a terminal; otherwise they stay pending."""
+
+    operator: str
+    ask: Ask | None = None  # None: nobody to ask (cron, a window, a non-terminal)
+    stop: Stop | None = None  # a stop signal interrupts a question
+
+    def __call__(self, host: HostInfo, check: Check) -> Verdict:
+        """The verdict of one manual item on one host."""
+        if self.ask is None:
+            return Verdict("pending", message="manual item: not attested (non-interactive run)")
+        with self.stop.raising() if self.stop else contextlib.nullcontext():
+            confirmed, comment = self.ask(f"{host.name}: {check.manual}")
+        when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        answer = "yes" if confirmed else "no"
+        note = f"attested {answer} by {self.operator} at {when}" + (
+            f": {comment}" if comment else ""
+        )
+        return Verdict("pass" if confirmed else "fail", answer, "yes", note)
+
+
+@dataclass(frozen=True)
+class ChecklistJob:
+    """One checklist to run on some hosts, and everything that judges its results."""
+
+    checklist: Checklist
+    hosts: list[HostInfo]
+    inventory: Inventory
+    waivers: list[LoadedWaiver]
+    attest: Attestation
+    forks: int = 20
+
+
+def run_checklist_job(
+    job: ChecklistJob,
+    reach: Reach,
+    stop: Stop,
+    *,
+    on_start: Callable[[int], None] | None = None,
+    on_host_done: Callable[[HostRun], None] | None = None,
+) -> list[HostRun]:
+    """Run the job's checklist on its hosts (waivers applied); a stop leaves hosts ``not_run``."""
+    checklist = job.checklist
+    ctx = Context(reach.execute, redactor_for(checklist, job.hosts), REGISTRY, reach.testinfra)
+    try:
+        runs = run_checklist(
+            checklist, job.hosts, ctx=ctx, attest=job.attest, forks=job.forks,
+            stop=stop.event, on_start=on_start, on_host_done=on_host_done,
+        )  # fmt: skip
+    except Stopped:  # a question was interrupted: nothing ran
+        message = "not run: the run was interrupted before its hosts were checked"
+        runs = [not_run(checklist, h.name, message) for h in job.hosts]
+    match = inventory_matcher(job.inventory)
+    return waive_runs(runs, job.waivers, datetime.now(UTC), match, checklist.checklist)

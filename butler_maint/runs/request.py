@@ -1,0 +1,38 @@
+"""What every run is given: the content repository, its configuration and inventory,
+who runs it and the host-key policy of this run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from butler_maint.errors import ContentError, Location
+from butler_maint.inventory import Inventory
+from butler_maint.model.checklist import Checklist
+from butler_maint.model.config import ProjectConfig
+from butler_maint.model.content import checklist_path, load_checklist
+
+
+@dataclass(frozen=True)
+class Target:
+    """The content repository a run works on, and as whom."""
+
+    root: Path
+    config: ProjectConfig
+    inventory: Inventory
+    operator: str
+    accept_new_host_keys: bool = False
+
+    def checklist_file(self, name: str) -> Path:
+        """A checklist named on the command line: a path, else ``checklists/NAME.yaml``."""
+        for candidate in (Path(name), checklist_path(self.root, name)):
+            if candidate.is_file():
+                return candidate
+        raise ContentError.at(
+            Location(name), f"no checklist {name!r} (looked in {self.root / 'checklists'})"
+        )
+
+    def checklist(self, name: str | Path) -> tuple[Path, Checklist]:
+        """A checklist (a path, or a name in ``checklists/``) and its validated model."""
+        path = name if isinstance(name, Path) else checklist_path(self.root, name)
+        return path, load_checklist(path).model

@@ -1,0 +1,286 @@
+"""Run a maintenance window: its steps in order, batch after batch of hosts, as ONE
+evidence report.
+
+Each batch of hosts (``serial``) goes through every step (pre-checks, playbooks,
+post-checks) before the next batch starts, as Ansible's ``serial`` does for plays. No
+batch starts at or after the window's end, nor once the share of failed hosts is above
+``max_fail_percentage``; the hosts left are recorded ``not_run`` with the reason. A
+host failed when any of its results failed, errored or was unreachable. A stop (signal)
+is looked at before every step: the steps and batches left are recorded ``not_run``. A
+frozen window runs only with an override and its reason; a window that
+``requires_approval`` runs only when someone other than the operator approved the
+occurrence.
+
+Checklist steps run through :func:`runs.checklist.run_checklist_job`, as `check` does,
+over the window's :class:`Reach`; playbook steps through a :data:`PlaybookRunner`. Both
+are parameters, so the rules above are tested with fakes, without sshd or ansible.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from butler_maint.errors import CannotRunError
+from butler_maint.evidence import (
+    FAILING,
+    Approval,
+    ChecklistStep,
+    EvidenceStore,
+    HostStats,
+    Kind,
+    Override,
+    PlaybookStep,
+    Result,
+    Status,
+    Step,
+    Trigger,
+    WrittenReport,
+)
+from butler_maint.executors.options import ssh_options
+from butler_maint.inventory import HostInfo
+from butler_maint.model.checklist import Checklist
+from butler_maint.model.schedule import ChecklistStep as ChecklistStepSpec
+from butler_maint.model.schedule import PlaybookStep as PlaybookStepSpec
+from butler_maint.playbooks import PlayRequest
+from butler_maint.runs.approvals import approval_for
+from butler_maint.runs.batches import batches, exceeded
+from butler_maint.runs.checklist import (
+    Attestation,
+    ChecklistJob,
+    Reach,
+    real_reach,
+    run_checklist_job,
+)
+from butler_maint.runs.play import play_and_record
+from butler_maint.runs.record import Recording, RunMeta, checklist_files, to_result
+from butler_maint.runs.request import Target
+from butler_maint.runs.stop import Stop
+from butler_maint.schedule.calendar import Scheduled
+from butler_maint.schedule.freezes import frozen_during
+from butler_maint.waivers import LoadedWaiver, load_waivers
+
+PlaybookRunner = Callable[[PlaybookStepSpec, list[HostInfo], bool, Stop], PlaybookStep]
+"""Runs one playbook step on a batch (dry run: check mode) until done or stopped."""
+
+
+@dataclass(frozen=True)
+class WindowRequest:
+    """A window to run: which occurrence, by whom, how."""
+
+    target: Target
+    scheduled: Scheduled
+    trigger: Trigger
+    start: datetime
+    """The occurrence's start (or now, for an ad-hoc run)."""
+    end: datetime
+    """No batch starts at or after it (the occurrence's end; now + duration for a catch-up)."""
+    occurrence: datetime | None = None
+    """The occurrence this run is for; approvals are given per occurrence."""
+    dry_run: bool = False
+    override_reason: str | None = None
+    limit: str | None = None
+
+
+@dataclass(frozen=True)
+class WindowOutcome:
+    """The written report, and the signal that interrupted the run, if one did."""
+
+    written: WrittenReport
+    interrupted_by: int | None = None
+
+
+def check_allowed(
+    request: WindowRequest, store: EvidenceStore
+) -> tuple[Override | None, Approval | None]:
+    """Refuse a frozen window without an override, or an unapproved one."""
+    schedule, operator = request.scheduled.schedule, request.target.operator
+    frozen = frozen_during(request.scheduled.freezes, request.start, request.end)
+    override = None
+    if frozen is not None:
+        if not request.override_reason:
+            raise CannotRunError(
+                f"window {schedule.name} is frozen ({frozen.reason}, {frozen.source}); "
+                "run it anyway with --override --reason TEXT"
+            )
+        override = Override(reason=request.override_reason, by=operator)
+    approval = None
+    if schedule.requires_approval:
+        if request.occurrence is None:
+            raise CannotRunError(
+                f"window {schedule.name} requires approval, which is given per occurrence: "
+                "run it in its window or name the approved one with --occurrence"
+            )
+        approval = approval_for(store, schedule.name, request.occurrence, operator)
+    return override, approval
+
+
+def schedule_files(root: Path, scheduled: Scheduled) -> list[Path]:
+    """The schedule's file and the freeze files its freezes come from."""
+    sources = {f.source for f in scheduled.freezes if f.source != "inline"}
+    return [scheduled.path, *(root / s for s in sorted(sources) if (root / s).is_file())]
+
+
+@dataclass
+class _Window:
+    """A window in progress: its loaded steps, results so far, failed hosts."""
+
+    request: WindowRequest
+    checklists: dict[int, Checklist]
+    waivers: list[LoadedWaiver]
+    reach: Reach
+    play: PlaybookRunner
+    stop: Stop
+    steps: list[Step] = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)
+    host_keys: dict[str, str] = field(default_factory=dict)
+
+
+def run_window(
+    request: WindowRequest,
+    stop: Stop,
+    *,
+    reach: Reach | None = None,
+    play: PlaybookRunner | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_batch: Callable[[int, list[str]], None] | None = None,
+) -> WindowOutcome:
+    """Run the window's steps batch by batch and write one evidence report."""
+    target, schedule = request.target, request.scheduled.schedule
+    store = EvidenceStore.for_project(target.root, target.config.evidence)
+    override, approval = check_allowed(request, store)
+    hosts = target.inventory.select(schedule.hosts or "all", request.limit)
+    used = schedule_files(target.root, request.scheduled)
+    checklists: dict[int, Checklist] = {}
+    for index, step in enumerate(schedule.steps):
+        if isinstance(step, ChecklistStepSpec):
+            path, checklists[index] = target.checklist(step.checklist)
+            used += checklist_files(target.root, checklists[index], path)
+        else:
+            used.append(target.root / step.playbook)
+    recording = Recording(target.root, target.config, target.inventory, used, len(hosts))
+    options = ssh_options(target.config.ssh, target.root, target.accept_new_host_keys)
+    window = _Window(
+        request, checklists, load_waivers(target.root),
+        reach or real_reach(target.root, options, stop), play or playbook_runner(request),
+        stop, steps=[_empty_step(step) for step in schedule.steps],
+    )  # fmt: skip
+    started = clock()
+    groups = batches(hosts, schedule.serial)
+    for number, batch in enumerate(groups, 1):
+        stop_reason = _why_stop(clock(), request.end, window, len(hosts))
+        if stop_reason:
+            _not_run(window, [h for group in groups[number - 1 :] for h in group], stop_reason)
+            break
+        if on_batch:
+            on_batch(number, [h.name for h in batch])
+        _run_batch(window, batch)
+        if stop.requested:
+            _not_run(window, [h for group in groups[number:] for h in group], _stopped(stop))
+            break
+    meta = RunMeta(
+        Kind.WINDOW, schedule.name, target.operator, request.trigger, request.dry_run,
+        override, approval,
+    )  # fmt: skip
+    draft = recording.draft(
+        meta, window.steps, host_keys=window.host_keys, interrupted=stop.requested,
+        started=started, finished=clock(),
+    )  # fmt: skip
+    return WindowOutcome(recording.write(draft), stop.signum)
+
+
+def _stopped(stop: Stop) -> str:
+    return f"the run was interrupted by signal {stop.signum}"
+
+
+def _why_stop(now: datetime, end: datetime, window: _Window, total: int) -> str | None:
+    if now >= end:
+        return f"the window ended at {end.isoformat()} before this batch could start"
+    limit = window.request.scheduled.schedule.max_fail_percentage
+    failed = window.failed
+    if exceeded(len(failed), total, float(limit) if limit is not None else None):
+        return (
+            f"max_fail_percentage {limit} exceeded: {len(failed)} of {total} hosts "
+            f"failed ({', '.join(sorted(failed))})"
+        )
+    return None
+
+
+def _empty_step(step: ChecklistStepSpec | PlaybookStepSpec) -> Step:
+    if isinstance(step, ChecklistStepSpec):
+        return ChecklistStep(checklist=step.checklist)
+    return PlaybookStep(playbook=step.playbook)
+
+
+def _run_batch(window: _Window, batch: list[HostInfo]) -> None:
+    request = window.request
+    for index, step in enumerate(request.scheduled.schedule.steps):
+        if window.stop.requested:
+            _not_run(window, batch, _stopped(window.stop), first_step=index)
+            return
+        if isinstance(step, ChecklistStepSpec):
+            job = ChecklistJob(
+                window.checklists[index], batch, request.target.inventory, window.waivers,
+                Attestation(request.target.operator), request.target.config.forks,
+            )  # fmt: skip
+            runs = run_checklist_job(job, window.reach, window.stop)
+            window.host_keys.update({r.host: r.host_key for r in runs if r.host_key})
+            _append(window, index, [to_result(r) for run in runs for r in run.results], {})
+        else:
+            ran = window.play(step, batch, request.dry_run, window.stop)
+            _append(window, index, ran.results, ran.hosts)
+            window.failed |= {h for h, s in ran.hosts.items() if s.failed or s.unreachable}
+        window.failed |= {r.host for r in window.steps[index].results if r.status in FAILING}
+
+
+def _append(
+    window: _Window, index: int, results: list[Result], hosts: dict[str, HostStats]
+) -> None:
+    step = window.steps[index]
+    update: dict[str, object] = {"results": [*step.results, *results]}
+    if isinstance(step, PlaybookStep):
+        update["hosts"] = {**step.hosts, **hosts}
+    window.steps[index] = step.model_copy(update=update)
+
+
+def _not_run(window: _Window, hosts: list[HostInfo], reason: str, first_step: int = 0) -> None:
+    if not hosts:
+        return
+    for index in range(first_step, len(window.steps)):
+        step = window.steps[index]
+        name = step.checklist if isinstance(step, ChecklistStep) else step.playbook
+        results = [
+            Result(host=h.name, check=f"({name})", status=Status.NOT_RUN, message=reason)
+            for h in hosts
+        ]
+        _append(window, index, results, {})
+
+
+def playbook_runner(request: WindowRequest) -> PlaybookRunner:
+    """A window's playbook steps through the same path as `play`.
+
+    Each batch's playbook run is also recorded as a playbook report of its own (with its
+    masked ansible-runner artifacts attached); the window's report carries the step's
+    per-host recap and task results.
+    """
+    target = request.target
+
+    def run(
+        step: PlaybookStepSpec, hosts: list[HostInfo], dry_run: bool, stop: Stop
+    ) -> PlaybookStep:
+        play = PlayRequest(
+            root=target.root, config=target.config, playbook=target.root / step.playbook,
+            inventory=target.inventory, limit=",".join(h.name for h in hosts), check=dry_run,
+            extra_vars=(json.dumps(step.vars),) if step.vars else (),
+            accept_new_host_keys=target.accept_new_host_keys,
+        )  # fmt: skip
+        # the window's report is the one for the schedule: no schedule in this trigger
+        outcome = play_and_record(
+            play, stop, operator=target.operator, trigger=Trigger(by=request.trigger.by)
+        )
+        return outcome.step
+
+    return run

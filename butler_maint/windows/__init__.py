@@ -1,1 +1,0 @@
-"""Maintenance windows and scheduled runs: `window run`, `window approve`, `run-due`."""
