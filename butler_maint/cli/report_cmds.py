@@ -11,6 +11,7 @@ import click
 
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, pass_app
+from butler_maint.cli.render import term
 from butler_maint.evidence.diff import diff_reports, render_diff, step_labels
 from butler_maint.evidence.export import FORMATS, export
 from butler_maint.evidence.index import Filter, parse_when, select
@@ -83,8 +84,10 @@ def list_cmd(
     for e in entries:
         dry = " dry-run" if e.get("dry_run") else ""
         click.echo(
-            f"{e['id']}  {e['kind']:<9} {str(e['result']).upper():<11} "
-            f"{_summary(e.get('summary') or {})}{dry}"
+            term(
+                f"{e['id']}  {e['kind']:<9} {str(e['result']).upper():<11} "
+                f"{_summary(e.get('summary') or {})}{dry}"
+            )
         )
 
 
@@ -124,7 +127,7 @@ def _show(report: Report) -> list[str]:
         lines += ["", label]
         ordered = sorted(step.results, key=lambda r: r.status not in FAILING)
         lines += [f"  {_line(r)}" for r in ordered]
-    return lines
+    return [term(line) for line in lines]  # one line each: host text cannot add or erase one
 
 
 @report.command("show")
@@ -142,7 +145,8 @@ def show_cmd(app: App, report_id: str) -> None:
 def diff_cmd(app: App, a: str, b: str) -> None:
     """What changed from report A to report B (IDs or 'latest')."""
     store = _store(app)
-    click.echo(render_diff(diff_reports(store.load(a), store.load(b))), nl=False)
+    text = render_diff(diff_reports(store.load(a), store.load(b)))
+    click.echo(term(text, multiline=True), nl=False)
 
 
 @report.command("verify")
