@@ -12,9 +12,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-Status = Literal["pass", "fail", "error", "skipped", "unreachable", "pending", "not_run", "waived"]
+from butler_maint.model.status import Status as Status  # noqa: PLC0414 - re-exported for check types
 
 
 def q(value: object) -> str:
@@ -43,12 +43,12 @@ class Verdict:
 
 def error(message: str, observed: Any = None, expected: str | None = None) -> Verdict:
     """A check that could not be evaluated (missing tool, unparsable output...)."""
-    return Verdict("error", observed, expected, message)
+    return Verdict(Status.ERROR, observed, expected, message)
 
 
 def verdict(ok: bool, observed: Any, expected: str, message: str = "") -> Verdict:
     """``pass`` when ``ok``, else ``fail``, with observed and expected values."""
-    return Verdict("pass" if ok else "fail", observed, expected, message)
+    return Verdict(Status.PASS if ok else Status.FAIL, observed, expected, message)
 
 
 @dataclass(frozen=True)

@@ -86,11 +86,11 @@ def plan_host(
         planned.kinds[check.id] = check.kind
         try:
             if check.when and not evaluate(check.when, variables):
-                planned.decided[check.id] = Verdict("skipped", message=f"when: {check.when}")
+                planned.decided[check.id] = Verdict(Status.SKIPPED, message=f"when: {check.when}")
                 continue
             spec = render_spec(check, variables)
         except (TemplateProblem, ValidationError, ValueError) as exc:
-            planned.decided[check.id] = Verdict("error", message=_short(exc))
+            planned.decided[check.id] = Verdict(Status.ERROR, message=_short(exc))
             continue
         if check.manual is not None:
             planned.decided[check.id] = attest(host, check)
@@ -163,10 +163,10 @@ def _testinfra(
     ctx: Context, host: HostInfo, module: str, execution: Execution | None
 ) -> tuple[tuple[Verdict, int], list[SubResult]]:
     if execution is not None and execution.status != "ok":
-        status: Status = "unreachable" if execution.status == "unreachable" else "error"
+        status: Status = Status.UNREACHABLE if execution.status == "unreachable" else Status.ERROR
         return (Verdict(status, message=execution.message), 0), []
     if ctx.testinfra is None:
-        return (Verdict("error", message="no testinfra runner configured"), 0), []
+        return (Verdict(Status.ERROR, message="no testinfra runner configured"), 0), []
     started = time.monotonic()
     verdict, subs = ctx.testinfra(host, module)
     return (verdict, int((time.monotonic() - started) * 1000)), subs
@@ -176,7 +176,7 @@ def _judge_all(
     planned: Planned, execution: Execution, token: str, registry: Registry
 ) -> dict[str, tuple[Verdict, int]]:
     if execution.status != "ok":
-        status: Status = "unreachable" if execution.status == "unreachable" else "error"
+        status: Status = Status.UNREACHABLE if execution.status == "unreachable" else Status.ERROR
         return {c.id: (Verdict(status, message=execution.message), 0) for c, _ in planned.send}
     framed, complete = parse_output(execution.stdout, token)
     found: dict[str, Framed] = {f.check_id: f for f in framed}
@@ -185,7 +185,7 @@ def _judge_all(
         frame = found.get(check.id)
         if frame is None:
             why = _script_died(execution, complete)
-            out[check.id] = (Verdict("error", message=why), 0)
+            out[check.id] = (Verdict(Status.ERROR, message=why), 0)
             continue
         out[check.id] = (_safe_judge(registry[check.kind].judge, spec, frame.raw), frame.ms)
     return out
@@ -195,7 +195,9 @@ def _safe_judge(judge: Callable[[Any, Raw], Verdict], spec: Spec, raw: Raw) -> V
     try:
         return judge(spec, raw)
     except Exception as exc:  # a judge bug must cost one result, not the run
-        return Verdict("error", message=f"could not judge the output: {type(exc).__name__}: {exc}")
+        return Verdict(
+            Status.ERROR, message=f"could not judge the output: {type(exc).__name__}: {exc}"
+        )
 
 
 def _script_died(execution: Execution, complete: bool) -> str:
@@ -225,7 +227,8 @@ STOP_POLL_S = 0.1  # how often a waiting run looks at its stop
 def not_run(checklist: Checklist, host: str, message: str) -> HostRun:
     """Every check of ``checklist`` on ``host`` recorded ``not_run`` with ``message``."""
     results = [
-        CheckResult(host, c.id, "not_run", message=message, kind=c.kind) for c in checklist.checks
+        CheckResult(host, c.id, Status.NOT_RUN, message=message, kind=c.kind)
+        for c in checklist.checks
     ]
     return HostRun(host, results)
 

@@ -20,6 +20,7 @@ from butler_maint.cli.options import (
     limit_option,
     operator_option,
 )
+from butler_maint.cli.render import term
 from butler_maint.errors import ExitCode
 
 FAILING = ("fail", "error", "unreachable")
@@ -137,10 +138,8 @@ class _Progress:
                 self.task, advance=1, description=f"hosts ({self.failures} failing so far)"
             )
         else:
-            click.echo(
-                f"[{self.done}/{self.total}] {run.host}: {'ok' if not bad else f'{bad} failing'}",
-                err=True,
-            )
+            state = "ok" if not bad else f"{bad} failing"
+            click.echo(f"[{self.done}/{self.total}] {term(run.host)}: {state}", err=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -171,7 +170,6 @@ def _emit(fmt: str, name: str, results: list[Any]) -> None:
 
 def _table(results: list[Any]) -> None:
     """One line per result; every value from a host or the inventory through ``term``."""
-    from butler_maint.cli.render import term
 
     rows = [(term(r.status).upper(), term(r.host), term(r.check), r) for r in results]
     widths = [max([len(row[i]) for row in rows] + [len(k)]) for i, k in enumerate(_COLUMNS)]

@@ -16,6 +16,7 @@ from butler_maint.cli.options import (
     limit_option,
     operator_option,
 )
+from butler_maint.cli.render import term
 from butler_maint.errors import ContentError, ExitCode, Location
 
 if TYPE_CHECKING:
@@ -175,9 +176,9 @@ class _View:
         from butler_maint.playbooks.events import Notice, TaskStarted
 
         if isinstance(update, TaskStarted):
-            self.task, self.done = update.name, 0
+            self.task, self.done = term(update.name), 0
             if self.live is None:
-                click.echo(f"TASK [{update.name}]", err=True)
+                click.echo(f"TASK [{self.task}]", err=True)
         elif isinstance(update, Notice):
             if update.kind in ("warning", "error") and update.text not in self.seen:
                 self.seen.add(update.text)
@@ -211,7 +212,6 @@ class _View:
 
 def _report(run: PlayRun, check: bool) -> None:
     """The recap table and failures; inventory and host text goes through ``term``."""
-    from butler_maint.cli.render import term
 
     hosts = [(term(host), stats) for host, stats in run.step.hosts.items()]
     width = max([len(h) for h, _ in hosts] + [4])

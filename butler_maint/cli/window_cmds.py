@@ -89,7 +89,9 @@ def window_run(
 
 
 def _batch(number: int, hosts: list[str]) -> None:
-    click.echo(f"batch {number}: {', '.join(hosts)}", err=True)
+    from butler_maint.cli.render import term
+
+    click.echo(f"batch {number}: {term(', '.join(hosts))}", err=True)
 
 
 @window.command("approve")

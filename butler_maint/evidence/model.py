@@ -1,7 +1,7 @@
 """The evidence report, schema v1: statuses, results, steps and the report itself.
 
-``Status`` and ``Overall`` are the project's one definition of result statuses; checks,
-playbooks and windows import them from here. ``Report.model_json_schema()`` is what
+``Status`` (defined in ``model.status``, re-exported here) and ``Overall`` are the
+project's one vocabulary of result statuses. ``Report.model_json_schema()`` is what
 ``butler-maint schema evidence`` emits.
 """
 
@@ -15,21 +15,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, PlainSerializer
 
 from butler_maint.model.base import Frozen
+from butler_maint.model.status import FAILING as FAILING  # noqa: PLC0414 - re-exported
+from butler_maint.model.status import Status as Status  # noqa: PLC0414 - re-exported
 
 SCHEMA_VERSION = 1
-
-
-class Status(StrEnum):
-    """Status of one result (a check on a host, or a playbook task on a host)."""
-
-    PASS = "pass"  # noqa: S105
-    FAIL = "fail"
-    ERROR = "error"
-    SKIPPED = "skipped"
-    UNREACHABLE = "unreachable"
-    PENDING = "pending"
-    NOT_RUN = "not_run"
-    WAIVED = "waived"
 
 
 class Overall(StrEnum):
@@ -47,10 +36,6 @@ class Kind(StrEnum):
     CHECKLIST = "checklist"
     PLAYBOOK = "playbook"
     WINDOW = "window"
-
-
-FAILING = frozenset({Status.FAIL, Status.ERROR, Status.UNREACHABLE})
-"""Statuses listed under ``failures:`` and that make a run fail or error."""
 
 
 def _utc(value: datetime) -> datetime:

@@ -26,6 +26,7 @@ from butler_maint.executors.testinfra import SubResult, run_testinfra
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check
+from butler_maint.model.status import Status
 from butler_maint.redact import Redactor
 from butler_maint.runs.stop import Stop, Stopped
 from butler_maint.templating import env_names, templates_in
@@ -96,7 +97,9 @@ class Attestation:
     def __call__(self, host: HostInfo, check: Check) -> Verdict:
         """The verdict of one manual item on one host."""
         if self.ask is None:
-            return Verdict("pending", message="manual item: not attested (non-interactive run)")
+            return Verdict(
+                Status.PENDING, message="manual item: not attested (non-interactive run)"
+            )
         with self.stop.raising() if self.stop else contextlib.nullcontext():
             confirmed, comment = self.ask(f"{host.name}: {check.manual}")
         when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -104,7 +107,7 @@ class Attestation:
         note = f"attested {answer} by {self.operator} at {when}" + (
             f": {comment}" if comment else ""
         )
-        return Verdict("pass" if confirmed else "fail", answer, "yes", note)
+        return Verdict(Status.PASS if confirmed else Status.FAIL, answer, "yes", note)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from butler_maint.errors import ButlerError, CannotRunError
 from butler_maint.evidence import EvidenceStore, Trigger, WrittenReport
 from butler_maint.evidence.fsutil import make_dirs
-from butler_maint.notify import Delivery, notify_run
+from butler_maint.notify import notify_run, problems
 from butler_maint.runs.check import CheckRequest, run_check
 from butler_maint.runs.request import Target
 from butler_maint.runs.stop import Stop
@@ -104,14 +104,7 @@ def _notified(
         notice = f"notify: {scheduled.schedule.name}: cannot read {run.report_id}: {exc}"
         return _with_notices(run, [notice])
     deliveries = notify_run(scheduled.schedule, report, previous)
-    return _with_notices(run, [_notice(scheduled, d) for d in deliveries if not d.delivered])
-
-
-def _notice(scheduled: Scheduled, delivery: Delivery) -> str:
-    return (
-        f"notify: {scheduled.schedule.name}: {delivery.target}: not delivered after "
-        f"{delivery.attempts} attempt(s): {delivery.error}"
-    )
+    return _with_notices(run, problems(scheduled.schedule.name, deliveries))
 
 
 def _with_notices(run: DueRun, notices: list[str]) -> DueRun:

@@ -105,9 +105,6 @@ def test_text_table_and_report_show_have_no_raw_control(repo: Path) -> None:
         assert shown.exit_code == 0 and not RAW_CONTROLS.search(shown.output), args
 
 
-@pytest.mark.xfail(
-    strict=True, reason="check's progress line (_Progress.update) prints the host name raw"
-)
 def test_progress_lines_have_no_raw_control(repo: Path) -> None:
     done = _butler(repo, "check", "hostile")
     assert not RAW_CONTROLS.search(done.stderr), done.stderr

@@ -18,7 +18,7 @@ import pytest
 
 from butler_maint.evidence.model import Failure, Kind, Overall, Report, Status, Summary, Trigger
 from butler_maint.model.schedule import Schedule
-from butler_maint.notify import Notify, deliver, fires, notify_run, payload
+from butler_maint.notify import Notify, deliver, fires, notify_run, payload, problems
 
 START = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
 
@@ -108,7 +108,7 @@ def test_500_twice_then_200_is_delivered_once_after_retries(
 
 
 def test_a_hanging_receiver_is_abandoned_within_the_timeout(
-    receiver: tuple[Receiver, str], capsys: pytest.CaptureFixture[str]
+    receiver: tuple[Receiver, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     state, url = receiver
     state.hang_s = 10
@@ -117,9 +117,10 @@ def test_a_hanging_receiver_is_abandoned_within_the_timeout(
     [delivery] = notify_run(schedule, _report(Overall.PASS), None)
     assert time.monotonic() - began < 2.5
     assert not delivery.delivered
-    err = capsys.readouterr().err
-    assert "could not deliver to webhook http://127.0.0.1:" in err
-    assert "secret-token" not in err  # the URL's path is never logged
+    [line] = problems("daily-health", [delivery])
+    assert "could not deliver to webhook http://127.0.0.1:" in line
+    assert "could not deliver to webhook http://127.0.0.1:" in caplog.text
+    assert "secret-token" not in line + caplog.text  # the URL's path is never shown
 
 
 def test_4xx_is_not_retried(receiver: tuple[Receiver, str]) -> None:
@@ -130,14 +131,14 @@ def test_4xx_is_not_retried(receiver: tuple[Receiver, str]) -> None:
     assert not delivery.delivered and delivery.attempts == 1 and "404" in (delivery.error or "")
 
 
-def test_nobody_listening_is_logged_not_raised(capsys: pytest.CaptureFixture[str]) -> None:
+def test_nobody_listening_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     schedule = _schedule([{"on": "failure", "webhook": f"http://127.0.0.1:{port}/"}])
     [delivery] = notify_run(schedule, _report(), None, sleep=lambda s: None)
     assert not delivery.delivered and delivery.attempts == 3
-    assert "could not deliver" in capsys.readouterr().err
+    assert "could not deliver" in caplog.text
 
 
 def test_when_rules_fire() -> None:

@@ -312,3 +312,56 @@ def test_window_with_a_playbook_step(sshd_fleet_factory, tmp_path: Path, dry_run
         assert stamped.exists() is not dry_run
         if not dry_run:
             assert stamped.read_text() == "2026.11\n"
+
+
+def _marked(marker: str) -> list[int]:
+    """Pids of live processes whose command line holds ``marker`` (the hosts are local)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if marker.encode() in cmdline and state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_stops_a_window_on_its_hosts_and_records_it(
+    sshd_fleet_factory, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """cron's SIGTERM in the middle of a checklist step: the command ends with 143 and an
+    ``interrupted`` report, the later batch is ``not_run``, and the check scripts still
+    running on the hosts are ended, not left to their command timeout."""
+    fleet = sshd_fleet_factory(4)
+    root = repo(tmp_path, fleet, window_doc(serial="2"))
+    marker = f"butler-window-stop-{os.getpid()}-{time.monotonic_ns()}"
+    slow = HEALTH + f'  - id: slow\n    command: {{run: "sleep 120 # {marker}"}}\n'
+    (root / "checklists" / "health.yaml").write_text(slow)
+    proc = subprocess.Popen([BUTLER, "-C", str(root), "window", "run", "patch"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(_marked(marker)) < 2 and time.monotonic() < deadline:  # both hosts of batch 1
+        time.sleep(0.05)
+    assert len(_marked(marker)) >= 2, "the slow checks never started"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    left = _marked(marker)
+    deadline = time.monotonic() + 5
+    while left and time.monotonic() < deadline:  # the hosts' sshd reap their sessions
+        time.sleep(0.05)
+        left = _marked(marker)
+    assert left == []
+    report = latest(root)
+    assert report.result == "interrupted"
+    by_host = {}
+    for result in report.steps[0].results:
+        by_host.setdefault(result.host, set()).add(str(result.status))
+    assert by_host["host01"] == by_host["host02"] == {"not_run"}
+    assert by_host["host03"] == by_host["host04"] == {"not_run"}
+    later = next(r for r in report.steps[0].results if r.host == "host03")
+    assert later.message == "the run was interrupted by signal 15"

@@ -11,7 +11,7 @@ no process is started for them on a Linux host.
 
 from __future__ import annotations
 
-from butler_maint.checks.base import CheckType, Raw, Verdict, error, q, verdict
+from butler_maint.checks.base import CheckType, Raw, Status, Verdict, error, q, verdict
 from butler_maint.checks.types.common import (
     HEAD,
     failed,
@@ -55,7 +55,7 @@ def _judge_df(limit: float, raw: Raw, what: str) -> Verdict:
     if used is None:
         return error(f"could not parse the df output for {what}", expected=expected)
     if used < 0:
-        return Verdict("skipped", "n/a", expected, "the filesystem has no fixed inode count")
+        return Verdict(Status.SKIPPED, "n/a", expected, "the filesystem has no fixed inode count")
     return verdict(used <= num(limit), used, expected, f"{used} % of {what} used")
 
 
