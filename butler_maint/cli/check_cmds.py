@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -13,7 +12,7 @@ import click
 import yaml
 
 from butler_maint.cli import cli
-from butler_maint.cli.context import App, is_interactive, pass_app
+from butler_maint.cli.context import App, exit_interrupted, is_interactive, pass_app
 from butler_maint.cli.options import (
     accept_new_host_keys_option,
     inventory_option,
@@ -94,17 +93,9 @@ def check(
     if outcome.evidence_error is not None:
         raise outcome.evidence_error
     if outcome.interrupted_by is not None:
-        click.echo(f"check: interrupted by signal {outcome.interrupted_by}", err=True)
-        _exit_now(128 + outcome.interrupted_by)
+        exit_interrupted("check", outcome.interrupted_by)
     if any(counts[s] for s in FAILING):
         raise SystemExit(ExitCode.FAILED)
-
-
-def _exit_now(code: int) -> None:
-    """Exit without waiting for hosts still answering (their scripts die at their deadline)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def _ask(question: str) -> tuple[bool, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -54,7 +55,6 @@ class App:
             [given or self.path(self.config.inventory)], vault_password_file=vault_password_file
         )
 
-
     def target(
         self,
         inventory: Path | None,
@@ -79,6 +79,15 @@ class App:
 def is_interactive() -> bool:
     """Whether an operator can answer questions (stdin and stderr are terminals)."""
     return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def exit_interrupted(command: str, signum: int, detail: str = "") -> None:
+    """Say so and exit 128 + ``signum`` at once: the report is written, and a host still
+    answering (its script being ended) must not hold the operator's terminal or cron."""
+    click.echo(f"{command}: interrupted by signal {signum}{detail}", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 + signum)
 
 
 pass_app = click.make_pass_decorator(App)

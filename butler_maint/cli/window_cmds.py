@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from butler_maint.cli import cli
-from butler_maint.cli.context import App, pass_app
+from butler_maint.cli.context import App, exit_interrupted, pass_app
 from butler_maint.cli.options import inventory_option, limit_option, operator_option
 from butler_maint.errors import ButlerError, ExitCode
 
@@ -82,8 +82,7 @@ def window_run(
     written = outcome.written
     click.echo(f"window {name}: {written.result} (evidence: {written.path})", err=True)
     if outcome.interrupted_by is not None:
-        click.echo(f"window: interrupted by signal {outcome.interrupted_by}", err=True)
-        raise SystemExit(128 + outcome.interrupted_by)
+        exit_interrupted("window", outcome.interrupted_by)
     if written.result != "pass":
         raise SystemExit(ExitCode.FAILED)
 
@@ -138,9 +137,7 @@ def run_due_cmd(
             click.echo(f"run-due: {notice}", err=True)
     if stop.signum is not None:
         last = done[-1].report_id if done else None
-        report = f"; report {last}" if last else ""
-        click.echo(f"run-due: interrupted by signal {stop.signum}{report}", err=True)
-        raise SystemExit(128 + stop.signum)
+        exit_interrupted("run-due", stop.signum, f"; report {last}" if last else "")
     problems = [d for d in done if not d.ok]
     for d in problems:
         what = f"report {d.report_id}" if d.report_id else d.message

@@ -50,8 +50,10 @@ def real_reach(root: Path, options: SshOptions, stop: Stop) -> Reach:
 
     def execute(host: HostInfo, script: str) -> Execution:
         if host.connection == "local":
-            return run_local(script, deadline_s=options.command_timeout, become=host.become)
-        return run_ssh(host, script, options, trusted)
+            return run_local(
+                script, deadline_s=options.command_timeout, become=host.become, stop=stop.event
+            )
+        return run_ssh(host, script, options, trusted, stop=stop.event)
 
     def testinfra(host: HostInfo, module: str) -> tuple[Verdict, list[SubResult]]:
         return run_testinfra(host, root / module, options)
