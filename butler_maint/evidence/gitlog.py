@@ -1,12 +1,19 @@
-"""Commit each report to git when ``evidence.git`` is on (the store is its own repo)."""
+"""Commit each report to git when ``evidence.git`` is on (the store is its own repo).
+
+A ``.git`` or ``.gitignore`` planted in the store as a symbolic link is never followed.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
 
-GITIGNORE = "index.jsonl\n.lock\n.tmp-*\nartifacts/\n"
+from butler_maint.evidence import fsutil
+from butler_maint.evidence.errors import EvidenceError
+
+GITIGNORE = "index.jsonl\n.lock\n.run-due.lock\n.tmp-*\nartifacts/\n"
 
 
 def _git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
@@ -25,10 +32,14 @@ def _git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 def ensure_repo(root: Path) -> None:
     """Make ``root`` a git repository (with a .gitignore for derived files) if not one."""
-    if (root / ".git").exists():
+    dot_git = root / ".git"
+    if dot_git.is_symlink():
+        raise RuntimeError(f"refusing to follow symbolic link {dot_git}")
+    if dot_git.exists():
         return
     _git(root, "init", "-q")
-    (root / ".gitignore").write_text(GITIGNORE)
+    with contextlib.suppress(FileExistsError):  # the operator's own, or a link: left alone
+        fsutil.create_file(root / ".gitignore", GITIGNORE.encode(), root=root)
 
 
 def commit(root: Path, paths: list[str], message: str, operator: str) -> str | None:
@@ -40,9 +51,9 @@ def commit(root: Path, paths: list[str], message: str, operator: str) -> str | N
     env.setdefault("GIT_COMMITTER_EMAIL", operator)
     try:
         ensure_repo(root)
-        extra = [".gitignore"] if (root / ".gitignore").exists() else []
+        extra = [".gitignore"] if (root / ".gitignore").is_file() else []
         _git(root, "add", "--", *paths, *extra)
         _git(root, "commit", "-q", "--no-verify", "-m", message, "--", *paths, *extra, env=env)
-    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+    except (OSError, RuntimeError, subprocess.SubprocessError, EvidenceError) as exc:
         return str(exc)
     return None

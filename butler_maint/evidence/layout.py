@@ -11,7 +11,9 @@ from butler_maint.evidence.errors import ReportNotFound
 
 HEAD_FILE = ".head"
 LOCK_FILE = ".lock"
+RUN_DUE_LOCK_FILE = ".run-due.lock"
 ARTIFACTS_DIR = "artifacts"
+APPROVALS_DIR = "approvals"
 NAME_MAX = 64
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _ID = re.compile(r"(\d{4})(\d{2})(\d{2})T\d{6}Z-[A-Za-z0-9][A-Za-z0-9._-]*\Z")

@@ -1,22 +1,37 @@
-"""``report verify``: check every report's digest, its layout and the hash chain.
+"""``report verify``: check every report's digest, its layout and the hash chain, then
+the index against the reports.
 
-Reads the report files themselves (never the index). Problems, by kind:
-- unreadable: not YAML, or not a report;
+The chain is built from the report files themselves, never from the index. Problems, by
+kind:
+- unreadable: not YAML, or not a report (or ``.head`` is a link or not a chain head);
 - edited: content does not match its digest, or bytes differ from the written layout;
 - reordered: a file holds a report that belongs at another path (files swapped/moved);
 - missing: a report's predecessor, or the last report named by ``.head``, is gone;
-- inserted: a report not on the chain (a copy, a fork, one after the head).
+- inserted: a report not on the chain (a copy, a fork, one after the head);
+- index: once the chain is intact, ``index.jsonl`` (what ``report list``, ``due`` and
+  KPIs read) must hold exactly its reports, in chain order, as ``report reindex`` would
+  write them: a line missing, extra, changed or out of order is named, with the hint to
+  run ``report reindex``. A missing index is no problem (a clone of a git store has none;
+  readers then read the reports). Verifying writes nothing.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from butler_maint.evidence import fsutil
+from butler_maint.evidence.errors import EvidenceError
+from butler_maint.evidence.index import INDEX_FILE, entry_line
 from butler_maint.evidence.layout import HEAD_FILE
 from butler_maint.evidence.scan import Scanned, scan_store
+
+REINDEX_HINT = "run `butler-maint report reindex` to rebuild it from the reports"
+MAX_INDEX_PROBLEMS = 20
 
 
 @dataclass(frozen=True)
@@ -82,9 +97,10 @@ class _Chain:
 
 
 def _read_head(root: Path) -> dict[str, object] | None:
+    """``.head`` as a mapping; None when missing, unreadable or a link (never followed)."""
     try:
-        value = json.loads((root / HEAD_FILE).read_bytes())
-    except (OSError, ValueError):
+        value = json.loads(fsutil.read_file(root / HEAD_FILE, root=root))
+    except (OSError, ValueError, EvidenceError):
         return None
     return value if isinstance(value, dict) else None
 
@@ -148,6 +164,8 @@ def _link_problems(chain: _Chain) -> list[Problem]:
 
 def _head_problems(root: Path, head: dict[str, object] | None, chain: _Chain) -> list[Problem]:
     if head is None:
+        if (root / HEAD_FILE).is_symlink():
+            return [Problem(HEAD_FILE, "unreadable", "a symbolic link, not the chain head")]
         if chain.scanned:
             return [Problem(HEAD_FILE, "missing", "the chain head file is missing or unreadable")]
         return []
@@ -188,9 +206,12 @@ def verify_store(root: Path, jobs: int | None = None) -> Verdict:
             for s in chain.scanned
             if id(s) not in on_chain
         ]
+    if not problems:
+        pending = bool(head and head.get("pending"))
+        problems = index_problems(root, chain.members, pending=pending)
     order = {s.rel: n for n, s in enumerate(everything)}
     problems = sorted(
-        set(problems), key=lambda p: (order.get(p.path, len(order)), _RANK.get(p.kind, 0))
+        dict.fromkeys(problems), key=lambda p: (order.get(p.path, len(order)), _RANK.get(p.kind, 0))
     )
     tip = chain.members[-1].recorded if chain.members else None
     return Verdict(len(scanned), len(chain.members), tip, problems, legacy)
@@ -205,3 +226,98 @@ def chain_order(root: Path, jobs: int | None = None) -> list[Scanned]:
         chain.walk(_tip(root, head, chain)[0])
     members = {id(m) for m in chain.members}
     return chain.members + [s for s in scanned if id(s) not in members]
+
+
+def index_lines(ordered: Iterable[Scanned]) -> list[dict[str, Any]]:
+    """The index ``report reindex`` writes for reports in chain order: one JSON object
+    per report, each with the running ``tmax``."""
+    lines, tmax = [], ""
+    for scanned in ordered:
+        assert scanned.entry is not None
+        entry = {**scanned.entry, "tmax": max(tmax, str(scanned.entry["finished"]))}
+        tmax = entry["tmax"]
+        lines.append(json.loads(entry_line(entry)))
+    return lines
+
+
+def index_problems(root: Path, members: list[Scanned], *, pending: bool) -> list[Problem]:
+    """How ``index.jsonl`` differs from the index of the chain ``members``.
+
+    With a write pending (a writer killed mid-write), the index may lack the last report's
+    line, and its last line may be cut short.
+    """
+    try:
+        raw = fsutil.read_file(root / INDEX_FILE, root=root)
+    except FileNotFoundError:
+        return []
+    except EvidenceError as exc:
+        return [Problem(INDEX_FILE, "index", f"{exc}; {REINDEX_HINT}")]
+    lines = raw.split(b"\n")
+    torn = lines.pop() != b""  # the file ends without a newline: its last line is cut
+    expected = index_lines(members)
+    found = _IndexCheck(expected).run(lines)
+    if pending and expected and found == [f"report {expected[-1]['id']} has no line"]:
+        found = []
+    if torn and not pending:
+        found.insert(0, f"line {len(lines) + 1} is cut short")
+    if len(found) > MAX_INDEX_PROBLEMS:
+        more = len(found) - MAX_INDEX_PROBLEMS
+        found = [*found[:MAX_INDEX_PROBLEMS], f"and {more} more differences"]
+    return [Problem(INDEX_FILE, "index", f"{what}; {REINDEX_HINT}") for what in found]
+
+
+@dataclass
+class _IndexCheck:
+    """Compares index lines with the expected entries, line by line."""
+
+    expected: list[dict[str, Any]]
+    found: list[str] = field(default_factory=list)
+
+    def run(self, lines: list[bytes]) -> list[str]:
+        """What differs, one sentence each (empty when the index is right)."""
+        want = {str(e.get("id")): (n, e) for n, e in enumerate(self.expected)}
+        seen: dict[str, int] = {}
+        order: list[tuple[int, int, str]] = []
+        for number, line in enumerate(lines, 1):
+            entry = _json_object(line)
+            report = str((entry or {}).get("id"))
+            if entry is None:
+                self.found.append(f"line {number} is not an index entry")
+            elif report not in want:
+                self.found.append(f"line {number} names report {report}, which is not in the store")
+            elif report in seen:
+                self.found.append(f"line {number} repeats report {report} (line {seen[report]})")
+            else:
+                seen[report] = number
+                position, expected = want[report]
+                self._compare(number, report, entry, expected)
+                order.append((number, position, report))
+        self._order(order)
+        self.found += [
+            f"report {e['id']} has no line" for e in self.expected if str(e.get("id")) not in seen
+        ]
+        return self.found
+
+    def _compare(
+        self, number: int, report: str, entry: Mapping[str, Any], expected: Mapping[str, Any]
+    ) -> None:
+        keys = sorted(k for k in {*entry, *expected} if entry.get(k) != expected.get(k))
+        if keys:
+            self.found.append(
+                f"line {number} (report {report}): {', '.join(keys)} differ from the report"
+            )
+
+    def _order(self, order: list[tuple[int, int, str]]) -> None:
+        positions = [position for _, position, _ in order]
+        for (number, position, report), previous in zip(order[1:], positions, strict=False):
+            if position < previous:
+                self.found.append(f"line {number} (report {report}) is out of chain order")
+                return
+
+
+def _json_object(line: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
