@@ -44,6 +44,29 @@ _TRUE = frozenset({"yes", "on", "1", "true", "y", "t"})
 _FALSE = frozenset({"no", "off", "0", "false", "n", "f", ""})
 _VARS_DIRS = ("group_vars", "host_vars")
 _PLUGIN_KEY = re.compile(rb"(?m)^plugin[ \t]*:")
+# Vars that reach a command line, an ssh_config or an environment on the controller
+# (our executors, testinfra's ssh, ansible's ssh connection) or a shell on the host as
+# code, not data: none of them may hold a control character (a newline in an ssh_config
+# value starts a new option: ``ProxyCommand`` runs a command here). Argument lists
+# (``ARGS_VARS``), split on whitespace by ansible, may hold tabs and newlines (a YAML
+# block scalar) but no other control character.
+CONNECTION_VARS = (
+    *("ansible_host", "ansible_ssh_host", "ansible_port", "ansible_ssh_port"),
+    *("ansible_user", "ansible_ssh_user", "ansible_connection"),
+    *("ansible_ssh_private_key_file", "ansible_private_key_file"),
+    *("ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_ssh_args"),
+    *("ansible_scp_extra_args", "ansible_sftp_extra_args", "ansible_ssh_executable"),
+    *("ansible_control_path", "ansible_control_path_dir", "ansible_ssh_transfer_method"),
+    *("ansible_become_user", "ansible_become_method", "ansible_become_exe"),
+    *("ansible_become_flags", "ansible_shell_executable", "ansible_python_interpreter"),
+)
+ARGS_VARS = frozenset(
+    {"ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_ssh_args"}
+    | {"ansible_scp_extra_args"}
+    | {"ansible_sftp_extra_args", "ansible_become_flags"}
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_NOT_SPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -435,8 +458,65 @@ def _host_infos(loader: Any, manager: Any, plainer: _Plainer) -> list[HostInfo]:
             raise InventoryError(
                 f"cannot read vars of host {host.name}: {_message(ex)}{hint}"
             ) from ex
-        hosts.append(_host_info(str(host.name), merged, plainer))
+        info = _host_info(str(host.name), merged, plainer)
+        check_connection(info)
+        hosts.append(info)
     return hosts
+
+
+def check_connection(host: HostInfo) -> None:
+    """Refuse connection values that could turn into options or commands on the controller.
+
+    Raises InventoryError naming the host, the variable and what was expected. Values
+    still vault-encrypted (no password given) are checked when they are read."""
+    for name in CONNECTION_VARS:
+        value = host.vars.get(name)
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            _no_control(host, name, str(value))
+    if host.vars.get("ansible_connection") != "local":
+        var, address = _first(host, "ansible_host", "ansible_ssh_host")
+        if not address:
+            var, address = "the inventory host name (the address without ansible_host)", host.name
+        if isinstance(address, str):
+            _no_control(host, var, address)
+            _no_dash(host, var, address, "a host name or IP address")
+    var, user = _first(host, "ansible_user", "ansible_ssh_user")
+    if isinstance(user, str):
+        _no_dash(host, var, user, "a user name")
+    if not isinstance(_first(host, "ansible_port", "ansible_ssh_port")[1], UndecryptedSecret):
+        _ = host.port  # a port that is not a number in range raises here, at load
+
+
+def _first(host: HostInfo, *names: str) -> tuple[str, Any]:
+    """The first of ``names`` set on ``host`` and its value (as ``HostInfo`` reads them)."""
+    return next(((n, host.vars[n]) for n in names if host.vars.get(n) is not None), ("", None))
+
+
+def _no_control(host: HostInfo, var: str, value: str) -> None:
+    found = (_CONTROL_NOT_SPACE if var in ARGS_VARS else _CONTROL).search(value)
+    if found is None:
+        return
+    char = found.group()
+    what = "a newline" if char in "\r\n" else f"the control character {char!r}"
+    raise InventoryError(
+        f"host {host.name}: {var} {_shown(host, var, value)} contains {what}: expected a "
+        "value without control characters (it reaches ssh options and command lines)"
+    )
+
+
+def _no_dash(host: HostInfo, var: str, value: str, expected: str) -> None:
+    if value.startswith("-"):
+        raise InventoryError(
+            f"host {host.name}: {var} {_shown(host, var, value)} starts with '-': expected "
+            f"{expected} (a leading '-' would be read as a command-line option)"
+        )
+
+
+def _shown(host: HostInfo, var: str, value: str) -> str:
+    """The value for an error message, unless it came from vault."""
+    if var in host.secret_vars:
+        return "(vault-encrypted value)"
+    return repr(value if len(value) <= 80 else value[:77] + "...")
 
 
 def _host_info(name: str, merged: Mapping[str, Any], plainer: _Plainer) -> HostInfo:

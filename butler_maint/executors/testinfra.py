@@ -34,17 +34,67 @@ class SubResult:
     message: str = ""
 
 
+class UnsafeConfigValue(ValueError):
+    """A value that cannot be written into an ssh_config safely."""
+
+
+# Options whose value ssh expands %-tokens in (``%%`` is a literal ``%``).
+_TOKENS = frozenset(
+    {"HostName", "IdentityFile", "UserKnownHostsFile", "GlobalKnownHostsFile", "ControlPath"}
+)
+
+
+def config_value(option: str, value: str) -> str:
+    """``value`` as one double-quoted ssh_config argument of ``option``.
+
+    An inventory value must never become an ssh_config line of its own (a newline and
+    ``ProxyCommand ...`` runs a command here) nor several arguments. Refused: control
+    characters, double quotes and backslashes (no quoting that every OpenSSH reads the
+    same), ``${`` (environment expansion) and, where ssh would not read ``%%`` back as
+    ``%``, a ``%``. Raises :class:`UnsafeConfigValue`."""
+    return f'"{_escaped(option, value)}"'
+
+
+def _escaped(option: str, value: str) -> str:
+    problem = _unquotable(option, value)
+    if problem:
+        raise UnsafeConfigValue(f"cannot write {option} {value!r} into an ssh_config: {problem}")
+    return value.replace("%", "%%") if option in _TOKENS else value
+
+
+def _unquotable(option: str, value: str) -> str:
+    if not value:
+        return "it is empty"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "it contains control characters (a newline would start a new option)"
+    for text, why in (('"', "a double quote"), ("\\", "a backslash"), ("${", "'${'")):
+        if text in value:
+            return f"it contains {why}"
+    if "%" in value and option not in _TOKENS:
+        return "it contains '%'"
+    return ""
+
+
 def ssh_config(host: HostInfo, options: SshOptions, control_dir: Path) -> str:
-    """An ssh_config reaching ``host`` with our host-key policy."""
+    """An ssh_config reaching ``host`` with our host-key policy; every value quoted.
+
+    The fixed options come first: ssh keeps the first value it reads for an option, so
+    nothing after them could change them. Raises :class:`UnsafeConfigValue` for a value
+    that cannot be quoted safely."""
     known = [options.project_known_hosts, *(p.expanduser() for p in options.trusted_known_hosts)]
-    user_files = " ".join(str(p) for p in known if "ssh_known_hosts" not in p.name)
-    global_files = " ".join(str(p) for p in known if "ssh_known_hosts" in p.name) or "/dev/null"
+    user_files = [str(p) for p in known if "ssh_known_hosts" not in p.name]
+    global_files = [str(p) for p in known if "ssh_known_hosts" in p.name] or ["/dev/null"]
+
+    def files(option: str, paths: list[str]) -> str:
+        return " ".join(config_value(option, path) for path in paths)
+
     lines = [
         f"Host {_ALIAS}",
-        f"  HostName {host.address}",
-        f"  Port {host.port}",
-        f"  UserKnownHostsFile {user_files}",
-        f"  GlobalKnownHostsFile {global_files}",
+        "  ProxyCommand none",
+        "  ProxyJump none",
+        "  PermitLocalCommand no",
+        f"  UserKnownHostsFile {files('UserKnownHostsFile', user_files)}",
+        f"  GlobalKnownHostsFile {files('GlobalKnownHostsFile', global_files)}",
         f"  StrictHostKeyChecking {'accept-new' if options.accept_new else 'yes'}",
         "  BatchMode yes",
         "  ForwardAgent no",
@@ -52,13 +102,16 @@ def ssh_config(host: HostInfo, options: SshOptions, control_dir: Path) -> str:
         f"  ConnectTimeout {int(options.connect_timeout)}",
         f"  ServerAliveInterval {int(options.keepalive) or 15}",
         "  ControlMaster auto",
-        f"  ControlPath {control_dir}/%C",
+        f'  ControlPath "{_escaped("ControlPath", str(control_dir))}/%C"',
         "  ControlPersist 30s",
+        f"  HostName {config_value('HostName', host.address)}",
+        f"  Port {int(host.port)}",
     ]
     if host.user:
-        lines.append(f"  User {host.user}")
+        lines.append(f"  User {config_value('User', host.user)}")
     if host.private_key_file:
-        lines += [f"  IdentityFile {host.private_key_file}", "  IdentitiesOnly yes"]
+        key = config_value("IdentityFile", host.private_key_file)
+        lines += [f"  IdentityFile {key}", "  IdentitiesOnly yes"]
     return "\n".join(lines) + "\n"
 
 
@@ -70,10 +123,14 @@ def run_testinfra(
         return Verdict("error", message=f"testinfra module {module} does not exist"), []
     with tempfile.TemporaryDirectory(prefix="butler-testinfra-") as tmp:
         work = Path(tmp)
-        (work / "ssh_config").write_text(ssh_config(host, options, work))
         (work / "pytest.ini").write_text("[pytest]\n")
+        (work / "ssh_config").write_text("")  # local hosts: ssh is not used
         target = "local://" if host.connection == "local" else f"ssh://{_ALIAS}"
         if host.connection != "local":
+            try:
+                (work / "ssh_config").write_text(ssh_config(host, options, work))
+            except UnsafeConfigValue as exc:
+                return Verdict("error", message=str(exc)), []
             refused = _preflight(work / "ssh_config", options.connect_timeout + 5)
             if refused:
                 return Verdict("error", message=refused), []

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from butler_maint.errors import ButlerError
 from butler_maint.executors.ssh import SshOptions
 from butler_maint.inventory import HostInfo
 
@@ -192,8 +193,23 @@ def ssh_args(options: SshOptions, user_args: str | None) -> str:
 
 
 def _ssh_paths(paths: Iterable[Path]) -> str:
-    """Paths for an ssh option value: double-quoted, ``%`` escaped (ssh expands tokens)."""
-    return " ".join('"' + str(p).replace("%", "%%") + '"' for p in paths)
+    """Paths for an ssh option value: double-quoted, ``%`` escaped (ssh expands tokens).
+
+    A path that cannot be quoted that way (a control character, a double quote, a
+    backslash, ``${``) is refused: it could end the option value early."""
+    return " ".join('"' + _ssh_path(str(p)).replace("%", "%%") + '"' for p in paths)
+
+
+def _ssh_path(path: str) -> str:
+    unsafe = any(ord(c) < 0x20 or ord(c) == 0x7F for c in path) or any(
+        text in path for text in ('"', "\\", "${")
+    )
+    if unsafe:
+        raise ButlerError(
+            f"known_hosts path {path!r} cannot be passed to ssh: expected a path without "
+            "control characters, double quotes, backslashes or '${'"
+        )
+    return path
 
 
 def _mentions_host_keys(args: str) -> bool:
