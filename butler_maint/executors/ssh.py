@@ -11,20 +11,35 @@ the ~40 ms of a delayed ACK: on loopback, connecting and running a command took 
 and now takes ~20.
 Ciphers: AES-GCM first (authenticated encryption: no separate MAC to compute and
 compare in Python per packet), then AES-CTR; paramiko's CBC and 3DES are not offered.
+
+The remote command prints its pid first (the process group of the whole script, see
+``remote_command``); a stop, or the deadline, kills that group from a second channel on
+the same connection, so nothing of the script is left running on the host. Output is
+read within ``OutputLimits``: what is beyond them is counted and hashed, not kept.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import hashlib
 import socket
+import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from butler_maint.executors import Execution, remote_command
+from butler_maint.executors import (
+    Capture,
+    Execution,
+    OutputLimits,
+    Streams,
+    kill_group_command,
+    remote_command,
+    when_stopped,
+)
 from butler_maint.executors._paramiko import paramiko
 from butler_maint.inventory import HostInfo
 
@@ -139,12 +154,23 @@ def _client(
 
 
 def run_ssh(
-    host: HostInfo, script: str, options: SshOptions, trusted: paramiko.HostKeys | None = None
+    host: HostInfo,
+    script: str,
+    options: SshOptions,
+    trusted: paramiko.HostKeys | None = None,
+    *,
+    stop: threading.Event | None = None,
+    limits: OutputLimits | None = None,
 ) -> Execution:
     """Connect to ``host``, run ``script`` on ``sh -s``, return its output.
 
     ``trusted`` is ``known_hosts(options)``, passed in so a run reads the files once.
+    Once ``stop`` is set (from any thread) the script's process group is killed on the
+    host and the result, ``stopped``, comes back within about a second. ``limits``
+    bound the output kept in memory (defaults: :class:`OutputLimits`).
     """
+    if stop is not None and stop.is_set():
+        return Execution("error", message=_STOPPED_BEFORE, stopped=True)
     try:
         sock = socket.create_connection((host.address, host.port), options.connect_timeout)
     except OSError as exc:
@@ -155,10 +181,25 @@ def run_ssh(
     sock = _quick(sock)
     client = _client(options, trusted, host)
     try:
-        return _session(client, sock, host, script, options)
+        with when_stopped(stop, lambda: _shut(sock)):
+            refused = _connect(client, sock, host, options)
+        if stop is not None and stop.is_set():
+            return Execution("error", message=_STOPPED_BEFORE, stopped=True)
+        if refused is not None:
+            return refused
+        return _run(client, host, script, options, _Job(stop, limits))
     finally:
         client.close()
         sock.close()
+
+
+_STOPPED_BEFORE = "stopped before the check script started"
+
+
+def _shut(sock: socket.socket) -> None:
+    """Make a connect in progress fail at once (its thread is blocked in paramiko)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
@@ -184,13 +225,10 @@ def _quick(sock: socket.socket) -> socket.socket:
     return quick
 
 
-def _session(
-    client: paramiko.SSHClient,
-    sock: socket.socket,
-    host: HostInfo,
-    script: str,
-    options: SshOptions,
-) -> Execution:
+def _connect(
+    client: paramiko.SSHClient, sock: socket.socket, host: HostInfo, options: SshOptions
+) -> Execution | None:
+    """Handshake, host key and login; the reason as an ``Execution`` when they fail."""
     try:
         client.connect(
             host.address,
@@ -221,17 +259,33 @@ def _session(
         return Execution(
             "error", message=f"SSH handshake with {host.address}:{host.port} failed: {exc}"
         )
+    return None
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a script run needs besides the host: its stop event and output limits."""
+
+    stop: threading.Event | None
+    limits: OutputLimits | None
+
+
+def _run(
+    client: paramiko.SSHClient, host: HostInfo, script: str, options: SshOptions, job: _Job
+) -> Execution:
     transport = client.get_transport()
     assert transport is not None  # connect() succeeded
     key = transport.get_remote_server_key()
     seen = f"{key.get_name()} {fingerprint(key)}"
     if options.keepalive:
         transport.set_keepalive(int(options.keepalive))
-    result = _exec(transport, script, host.become, options.command_timeout)
-    return Execution(result.status, result.stdout, result.stderr, result.rc, result.message, seen)
+    result = _exec(transport, script, host.become, options.command_timeout, job)
+    return replace(result, host_key=seen)
 
 
-def _exec(transport: paramiko.Transport, script: str, become: bool, deadline_s: float) -> Execution:
+def _exec(
+    transport: paramiko.Transport, script: str, become: bool, deadline_s: float, job: _Job
+) -> Execution:
     try:
         channel = transport.open_session(timeout=deadline_s)
         channel.exec_command(remote_command(deadline_s, become))
@@ -239,39 +293,129 @@ def _exec(transport: paramiko.Transport, script: str, become: bool, deadline_s: 
         channel.shutdown_write()
     except (paramiko.SSHException, OSError, EOFError) as exc:
         return Execution("error", message=f"cannot start the check script: {exc}")
-    out, err = bytearray(), bytearray()
-    deadline = time.monotonic() + deadline_s
+    streams = Streams.open(job.limits)
+    stdout = _Stdout(streams.out)
+    try:
+        finished = _wait(channel, stdout, streams.err, time.monotonic() + deadline_s, job.stop)
+        if finished:
+            stdout.flush()
+            return streams.execution("ok", channel.recv_exit_status())
+        stopped = job.stop is not None and job.stop.is_set()
+        if stopped and stdout.pgid is None:  # the first line is on its way: wait a little
+            limit = time.monotonic() + _PGID_WAIT_S
+            _wait(channel, stdout, streams.err, limit, None, until_pgid=True)
+        killed = stdout.pgid is not None and _kill_group(transport, stdout.pgid, become)
+        stdout.flush()
+    finally:
+        channel.close()
+    if not stopped:
+        message = f"no answer within {deadline_s:g} s; remote script killed"
+    elif killed:
+        message = "stopped: the check script was killed on the host"
+    else:
+        message = (
+            "stopped, but the check script could not be killed on the host: "
+            f"it ends at its deadline ({deadline_s:g} s)"
+        )
+    return streams.execution("error", None, message, stopped=stopped)
+
+
+_PGID_WAIT_S = 0.5  # after a stop, how long to wait for the script's first line
+_KILL_S = 1.0  # after a stop, how long killing the script's process group may take
+
+
+def _wait(
+    channel: paramiko.Channel,
+    stdout: _Stdout,
+    stderr: Capture,
+    deadline: float,
+    stop: threading.Event | None,
+    *,
+    until_pgid: bool = False,
+) -> bool:
+    """Read until the script exits (True), or the deadline, a stop or a closed channel
+    (False); with ``until_pgid``, also once the script's process group is known."""
     channel.settimeout(_POLL_S)
     while time.monotonic() < deadline:
-        _drain(channel, out, err)
+        if stop is not None and stop.is_set():
+            return False
+        _drain(channel, stdout, stderr)
         if (
             channel.exit_status_ready()
             and not channel.recv_ready()
             and not channel.recv_stderr_ready()
         ):
-            _drain(channel, out, err)
-            return Execution("ok", bytes(out), bytes(err), channel.recv_exit_status())
+            _drain(channel, stdout, stderr)
+            return True
         if channel.closed and not channel.recv_ready():
-            break
-    channel.close()
-    return Execution(
-        "error",
-        bytes(out),
-        bytes(err),
-        None,
-        f"no answer within {deadline_s:g} s; remote script killed",
-    )
+            return False
+        if until_pgid and stdout.pgid is not None:
+            return False
+    return False
 
 
-def _drain(channel: paramiko.Channel, out: bytearray, err: bytearray) -> None:
+def _kill_group(transport: paramiko.Transport, pgid: int, become: bool) -> bool:
+    """Kill the script's process group from a second channel; True once that ran."""
+    limit = time.monotonic() + _KILL_S
+    try:
+        channel = transport.open_session(timeout=_KILL_S)
+    except (paramiko.SSHException, OSError, EOFError):
+        return False
+    try:
+        channel.exec_command(kill_group_command(pgid, become))
+        channel.shutdown_write()
+        return channel.status_event.wait(max(0.0, limit - time.monotonic()))
+    except (paramiko.SSHException, OSError, EOFError):
+        return False
+    finally:
+        channel.close()
+
+
+class _Stdout:
+    """The remote command's stdout: its first line is the script's process group id."""
+
+    _LINE_MAX = 32
+
+    def __init__(self, capture: Capture) -> None:
+        self.capture = capture
+        self.pgid: int | None = None
+        self._head: bytes | None = b""  # None once the first line was read
+
+    def feed(self, chunk: bytes) -> None:
+        """Take the next bytes of the remote command's stdout."""
+        if self._head is None:
+            self.capture.feed(chunk)
+            return
+        self._head += chunk
+        line, newline, rest = self._head.partition(b"\n")
+        if not newline and len(self._head) <= self._LINE_MAX:
+            return
+        head, self._head = self._head, None
+        if newline and line.strip().isdigit():
+            self.pgid = int(line)
+            self.capture.feed(rest)
+        else:  # not the line we print first: a login shell's chatter; keep it as output
+            self.capture.feed(head)
+
+    def flush(self) -> None:
+        """The stream is over (or abandoned): a partial first line is output."""
+        if self._head:
+            self.capture.feed(self._head)
+        self._head = None
+
+
+_READ = 2**20
+
+
+def _drain(channel: paramiko.Channel, stdout: _Stdout, stderr: Capture) -> None:
     """Read what is there, waiting at most one poll interval."""
     try:
-        chunk = channel.recv(65536)
+        chunk = channel.recv(_READ)
     except TimeoutError:
         chunk = None
     if chunk:
-        out.extend(chunk)
+        stdout.feed(chunk)
     elif chunk == b"":  # EOF on stdout: wait for the exit status rather than spin
         channel.status_event.wait(_POLL_S)
     while channel.recv_stderr_ready():
-        err.extend(channel.recv_stderr(65536))
+        stderr.feed(channel.recv_stderr(_READ))
