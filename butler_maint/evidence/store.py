@@ -268,7 +268,7 @@ class EvidenceStore:
                 raise self._broken("names no report, but the store holds reports")
             return head
         assert head.path is not None
-        doc = self._tip_document(head.path)
+        doc = self._tip_document(head.path, brief=True)
         if doc is None:
             raise self._broken(f"names report {head.id}, which is not in the store")
         if doc.get("digest") != head.digest or doc.get("id") != head.id:
@@ -281,13 +281,19 @@ class EvidenceStore:
     def _broken(self, why: str) -> EvidenceError:
         return EvidenceError(f"{self.root / HEAD_FILE} {why}: {_HINT}")
 
-    def _tip_document(self, rel: str) -> dict[str, Any] | None:
-        """The parsed report at ``rel``, or None when there is none."""
+    def _tip_document(self, rel: str, *, brief: bool = False) -> dict[str, Any] | None:
+        """The parsed report at ``rel``, or None when there is none; ``brief``: only its
+        id and digest, from the second and last lines where the writer puts them (parsing
+        a whole report on every write would double its cost; ``verify`` reads it all)."""
         path = self.root / rel
         try:
             data = fsutil.read_file(path, root=self.root)
         except FileNotFoundError:
             return None
+        if brief:
+            lines = data.rstrip(b"\n").split(b"\n")
+            if len(lines) > 2 and lines[1][:4] == b"id: " and lines[-1][:8] == b"digest: ":
+                data = lines[1] + b"\n" + lines[-1] + b"\n"
         try:
             doc = Reader().load(data)
         except ReportFormatError as exc:

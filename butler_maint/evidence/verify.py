@@ -234,9 +234,9 @@ def index_lines(ordered: Iterable[Scanned]) -> list[dict[str, Any]]:
     lines, tmax = [], ""
     for scanned in ordered:
         assert scanned.entry is not None
-        entry = {**scanned.entry, "tmax": max(tmax, str(scanned.entry["finished"]))}
-        tmax = entry["tmax"]
-        lines.append(json.loads(entry_line(entry)))
+        entry = json.loads(entry_line(scanned.entry))
+        entry["tmax"] = tmax = max(tmax, str(entry["finished"]))
+        lines.append(entry)
     return lines
 
 
