@@ -22,7 +22,7 @@ from butler_maint.cli import cli
 from butler_maint.cli.calendar_cmds import waiver_warnings
 from butler_maint.cli.context import App, pass_app
 from butler_maint.errors import ContentError
-from butler_maint.evidence.index import parse_when, read_entries
+from butler_maint.evidence.index import IndexEntry, parse_when, store_entries
 from butler_maint.evidence.model import iso_z
 from butler_maint.evidence.store import EvidenceStore
 from butler_maint.kpi import (
@@ -48,7 +48,6 @@ from butler_maint.kpi import (
 )
 from butler_maint.model.content import content_files, load_checklist
 from butler_maint.schedule.calendar import Scheduled, load_schedules
-from butler_maint.schedule.due import instant
 from butler_maint.schedule.history import recent_runs
 
 FORMATS = click.Choice(["text", "json", "csv"])
@@ -61,9 +60,9 @@ class Facts:
 
     since: datetime
     now: datetime
-    entries: list[dict[str, Any]]
+    entries: list[IndexEntry]
     """Index entries of runs started in ``[since, now]``."""
-    history: list[dict[str, Any]]
+    history: list[IndexEntry]
     """Index entries as far back as ``due`` looks (overdue schedules)."""
     obs: list[Observation]
     scheduled: list[Scheduled]
@@ -93,14 +92,12 @@ def _owners(app: App, scheduled: list[Scheduled]) -> dict[str, str]:
 def gather(app: App, since: datetime, now: datetime) -> Facts:
     """Read the period's index entries and reports, the schedules and the owners."""
     store = EvidenceStore.for_project(app.root, app.config.evidence)
-    history = recent_runs(store, now)  # reindexes a store whose index is missing
-    low, high = iso_z(since), iso_z(now)
+    history = recent_runs(store, now)
+    low = since.replace(microsecond=since.microsecond // 1000 * 1000)  # as reports record
     entries = [
-        e
-        for e in read_entries(store.index_path, since=low)
-        if low <= str(e.get("started", "")) <= high
+        e for e in store_entries(store, since) if e.started is not None and low <= e.started <= now
     ]
-    reports = [store.load(str(e["id"])) for e in entries if not e.get("dry_run")]
+    reports = [store.load(e.id) for e in entries if not e.dry_run]
     scheduled = load_schedules(app.root)
     return Facts(
         since, now, entries, history, observations(reports), scheduled, _owners(app, scheduled)
@@ -149,8 +146,8 @@ def slas(facts: Facts) -> list[Sla]:
 
 def _first_run(facts: Facts) -> datetime:
     """When the evidence begins: the first run's start, or the occurrence it was for."""
-    times = [instant(e.get(k)) for e in facts.history for k in ("started", "occurrence")]
-    return min((t for t in times if t is not None), default=facts.now)
+    times = [t for e in facts.history for t in (e.started, e.occurrence) if t is not None]
+    return min(times, default=facts.now)
 
 
 def figures(facts: Facts, by: GroupBy | None, with_forecast: bool) -> dict[str, Any]:

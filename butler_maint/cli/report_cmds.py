@@ -24,16 +24,15 @@ def _store(app: App) -> EvidenceStore:
     return EvidenceStore.for_project(app.root, app.config.evidence)
 
 
-def _when(value: str | None, param: str, *, end: bool = False) -> str | None:
+def _when(value: str | None, param: str, *, end: bool = False) -> datetime | None:
+    """The time an option names, in UTC, to the millisecond (as reports record times)."""
     if value is None:
         return None
     try:
         moment = parse_when(value, datetime.now(UTC), end_of_day=end)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=param) from None
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    return moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 @cli.group("report")
@@ -66,27 +65,24 @@ def list_cmd(
     fmt: str,
 ) -> None:
     """List runs from the index (oldest first)."""
-    store = _store(app)
-    if not store.index_path.exists() and store.head() is not None:
-        store.reindex()
     flt = Filter(
         since=_when(since, "--since"),
         until=_when(until, "--until", end=True),
-        kind=kind,
-        result=result,
+        kind=Kind(kind) if kind else None,
+        result=Overall(result) if result else None,
         host=host,
         name=name,
     )
-    entries = select(store.index_path, flt)
+    entries = select(_store(app), flt)
     if fmt == "json":
-        click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        click.echo(json.dumps([e.to_json() for e in entries], indent=2, ensure_ascii=False))
         return
     for e in entries:
-        dry = " dry-run" if e.get("dry_run") else ""
+        dry = " dry-run" if e.dry_run else ""
         click.echo(
             term(
-                f"{e['id']}  {e['kind']:<9} {str(e['result']).upper():<11} "
-                f"{_summary(e.get('summary') or {})}{dry}"
+                f"{e.id}  {e.kind!s:<9} {str(e.result).upper():<11} "
+                f"{_summary(e.summary.model_dump(by_alias=True))}{dry}"
             )
         )
 

@@ -16,19 +16,17 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+from butler_maint.evidence.index import IndexEntry
 from butler_maint.evidence.model import Overall
 from butler_maint.kpi.history import Observation, failing_now
 from butler_maint.kpi.sla import Sla
 from butler_maint.model.schedule import Schedule
-from butler_maint.schedule.due import belongs, instant
-
-Entry = Mapping[str, Any]
+from butler_maint.schedule.due import belongs
 
 
 @dataclass(frozen=True)
@@ -38,24 +36,22 @@ class LastRun:
     schedule: str
     id: str
     started: datetime
-    result: str | None
+    result: Overall | None
 
     @property
     def success(self) -> bool:
         """True when the run passed."""
-        return self.result == Overall.PASS.value
+        return self.result is Overall.PASS
 
 
-def last_runs(schedules: Sequence[Schedule], entries: Sequence[Entry]) -> list[LastRun]:
+def last_runs(schedules: Sequence[Schedule], entries: Sequence[IndexEntry]) -> list[LastRun]:
     """The latest-started run of each schedule among index ``entries`` (none: left out)."""
     found: list[LastRun] = []
     for schedule in schedules:
-        runs = [
-            (t, e) for e in entries if belongs(schedule, e) and (t := instant(e.get("started")))
-        ]
+        runs = [(t, e) for e in entries if belongs(schedule, e) and (t := e.started) is not None]
         if runs:
             started, entry = max(runs, key=lambda r: r[0])
-            found.append(LastRun(schedule.name, str(entry.get("id")), started, entry.get("result")))
+            found.append(LastRun(schedule.name, entry.id, started, entry.result))
     return found
 
 

@@ -13,19 +13,20 @@ Only index entries are read; dry runs never cover anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
+from butler_maint.evidence.index import IndexEntry
+from butler_maint.evidence.model import Overall
 from butler_maint.model.schedule import Schedule
-from butler_maint.schedule.due import DueStatus, covered_occurrence, instant, status
+from butler_maint.schedule.due import DueStatus, covered_occurrence, status
 from butler_maint.schedule.freezes import FreezePeriod, frozen_by
 from butler_maint.schedule.occurrences import Occurrence, occurrences
 
 Outcome = Literal["on_time", "late", "missed", "frozen", "open"]
 OUTCOMES: tuple[Outcome, ...] = ("on_time", "late", "missed", "frozen", "open")
-Entry = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class OccurrenceOutcome:
     outcome: Outcome
     run: str | None
     """Id of the first run covering it."""
-    result: str | None
+    result: Overall | None
     """That run's result."""
 
 
@@ -65,25 +66,25 @@ class Sla:
         return self.on_time / self.due if self.due else None
 
 
-def _first_cover(schedule: Schedule, entries: Sequence[Entry]) -> dict[datetime, Entry]:
+def _first_cover(schedule: Schedule, entries: Sequence[IndexEntry]) -> dict[datetime, IndexEntry]:
     """The earliest-started run covering each occurrence."""
-    first: dict[datetime, Entry] = {}
+    first: dict[datetime, IndexEntry] = {}
     for entry in entries:
         at = covered_occurrence(schedule, entry)
-        started = instant(entry.get("started"))
+        started = entry.started
         if at is None or started is None:
             continue
-        known = instant(first[at].get("started")) if at in first else None
+        known = first[at].started if at in first else None
         if known is None or started < known:
             first[at] = entry
     return first
 
 
 def _outcome(
-    occ: Occurrence, run: Entry | None, freezes: Sequence[FreezePeriod], now: datetime
+    occ: Occurrence, run: IndexEntry | None, freezes: Sequence[FreezePeriod], now: datetime
 ) -> Outcome:
     if run is not None:
-        started = instant(run.get("started"))
+        started = run.started
         return "on_time" if started is not None and started < occ.end else "late"
     if frozen_by(freezes, occ) is not None:
         return "frozen"
@@ -92,7 +93,7 @@ def _outcome(
 
 def outcomes(
     schedule: Schedule,
-    entries: Sequence[Entry],
+    entries: Sequence[IndexEntry],
     start: datetime,
     now: datetime,
     freezes: Sequence[FreezePeriod] = (),
@@ -100,7 +101,7 @@ def outcomes(
     """The outcome of every occurrence of ``schedule`` with ``start <= at < now``, given
     index entries (runs started at or after ``start`` are enough; later runs up to ``now``
     may cover an occurrence late)."""
-    runs = [e for e in entries if (t := instant(e.get("started"))) is not None and t <= now]
+    runs = [e for e in entries if e.started is not None and e.started <= now]
     first = _first_cover(schedule, runs)
     found: list[OccurrenceOutcome] = []
     for occ in occurrences(schedule, start, now):
@@ -111,8 +112,8 @@ def outcomes(
                 at=occ.at,
                 end=occ.end,
                 outcome=_outcome(occ, run, freezes, now),
-                run=str(run.get("id")) if run is not None else None,
-                result=run.get("result") if run is not None else None,
+                run=run.id if run is not None else None,
+                result=run.result if run is not None else None,
             )
         )
     return found
@@ -136,7 +137,7 @@ def summarize_sla(
 
 def sla(
     schedule: Schedule,
-    entries: Sequence[Entry],
+    entries: Sequence[IndexEntry],
     start: datetime,
     now: datetime,
     freezes: Sequence[FreezePeriod] = (),
@@ -147,7 +148,7 @@ def sla(
 
 def overdue(
     schedules: Sequence[tuple[Schedule, Sequence[FreezePeriod]]],
-    entries: Sequence[Entry],
+    entries: Sequence[IndexEntry],
     now: datetime,
 ) -> list[DueStatus]:
     """Schedules that are ``overdue`` or ``missed`` at ``now`` (see ``schedule.due``);

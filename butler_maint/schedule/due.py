@@ -1,13 +1,13 @@
 """Whether a schedule is due at a given instant, from its occurrences, freezes and runs.
 
 Pure: ``status`` takes the schedule, its freeze periods, evidence index entries and
-``now``. Runs are index entries (``butler_maint.evidence.index``); dry runs never count.
+``now``. Runs are ``IndexEntry`` values (``butler_maint.evidence.index``); dry runs
+never count.
 
 **A run covers an occurrence** when
 
 - it names the schedule (``trigger.schedule``) and records the occurrence
-  (``trigger.occurrence``, read from the entry's ``occurrence`` key when the index
-  carries it): that occurrence;
+  (``trigger.occurrence``): that occurrence;
 - it names the schedule, was started by ``cron`` and records no occurrence: the latest
   occurrence at or before its start (a catch-up covers the latest missed occurrence);
 - it was started by an operator, naming the schedule or running the same thing without
@@ -37,11 +37,13 @@ Frozen occurrences are never missed. ``next`` is the first occurrence after ``no
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
+from butler_maint.evidence.index import IndexEntry
+from butler_maint.evidence.model import Kind, Overall
 from butler_maint.model.schedule import Schedule
 from butler_maint.schedule.freezes import FreezePeriod, frozen_by, frozen_during
 from butler_maint.schedule.occurrences import (
@@ -52,8 +54,6 @@ from butler_maint.schedule.occurrences import (
 )
 
 State = Literal["due", "overdue", "missed", "frozen", "ok", "never-run"]
-Entry = Mapping[str, Any]
-"""An evidence index entry (``id``, ``kind``, ``name``, ``trigger``, ``schedule``...)."""
 
 DEFAULT_LOOKBACK = timedelta(days=400)
 """How far back runs and missed occurrences are looked for."""
@@ -64,7 +64,7 @@ class LastRun:
     """The latest run of a schedule, from the index."""
 
     id: str
-    result: str | None
+    result: Overall | None
     started: datetime
     by: str
     covers: datetime | None
@@ -99,64 +99,52 @@ class DueStatus:
         return self.due is not None and self.frozen is None
 
 
-def instant(text: object) -> datetime | None:
-    """An index time (``2026-11-29T01:00:02.000Z``) as an aware UTC datetime."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def runs_same_thing(schedule: Schedule, entry: Entry) -> bool:
+def runs_same_thing(schedule: Schedule, entry: IndexEntry) -> bool:
     """True when ``entry`` ran what ``schedule`` runs (its checklist, or its window)."""
     if schedule.routine is not None:
-        return entry.get("kind") == "checklist" and entry.get("name") == schedule.checklist
-    return entry.get("kind") == "window" and entry.get("name") == schedule.window
+        return entry.kind is Kind.CHECKLIST and entry.name == schedule.checklist
+    return entry.kind is Kind.WINDOW and entry.name == schedule.window
 
 
-def belongs(schedule: Schedule, entry: Entry) -> bool:
+def belongs(schedule: Schedule, entry: IndexEntry) -> bool:
     """True when ``entry`` is a (non-dry) run of ``schedule``."""
-    if entry.get("dry_run"):
+    if entry.dry_run:
         return False
-    named = entry.get("schedule")
-    if named is not None:
-        return bool(named == schedule.name)
-    return entry.get("trigger") != "cron" and runs_same_thing(schedule, entry)
+    if entry.schedule is not None:
+        return entry.schedule == schedule.name
+    return entry.trigger != "cron" and runs_same_thing(schedule, entry)
 
 
-def covered_occurrence(schedule: Schedule, entry: Entry) -> datetime | None:
+def covered_occurrence(schedule: Schedule, entry: IndexEntry) -> datetime | None:
     """The occurrence (UTC) that run ``entry`` covers, if any (see the module doc)."""
-    started = instant(entry.get("started"))
+    started = entry.started
     if started is None or not belongs(schedule, entry):
         return None
-    if entry.get("schedule") == schedule.name and (explicit := instant(entry.get("occurrence"))):
-        return explicit
+    if entry.schedule == schedule.name and entry.occurrence is not None:
+        return entry.occurrence
     occurrence = previous_occurrence(schedule, started)
     if occurrence is None:
         return None
-    if entry.get("trigger") == "cron" or started < occurrence.end:
+    if entry.trigger == "cron" or started < occurrence.end:
         return occurrence.at
     return None
 
 
-def _last_run(schedule: Schedule, entry: Entry) -> LastRun:
+def _last_run(schedule: Schedule, entry: IndexEntry) -> LastRun:
     return LastRun(
-        id=str(entry.get("id")),
-        result=entry.get("result"),
-        started=instant(entry.get("started")) or datetime.min.replace(tzinfo=UTC),
-        by=str(entry.get("trigger") or "operator"),
+        id=entry.id,
+        result=entry.result,
+        started=entry.started or datetime.min.replace(tzinfo=UTC),
+        by=entry.trigger or "operator",
         covers=covered_occurrence(schedule, entry),
     )
 
 
-def latest_covered(schedule: Schedule, runs: Sequence[Entry]) -> datetime | None:
+def latest_covered(schedule: Schedule, runs: Sequence[IndexEntry]) -> datetime | None:
     """The latest occurrence any of ``runs`` (chain order) covers."""
     latest: datetime | None = None
     for entry in reversed(runs):
-        started = instant(entry.get("started"))
+        started = entry.started
         if latest is not None and started is not None and started < latest:
             break  # an earlier start cannot cover a later occurrence
         covered = covered_occurrence(schedule, entry)
@@ -233,7 +221,7 @@ def _decide(facts: _Facts) -> _Decision:
 
 def status(
     schedule: Schedule,
-    history: Sequence[Entry],
+    history: Sequence[IndexEntry],
     now: datetime,
     *,
     freezes: Sequence[FreezePeriod] = (),
@@ -242,9 +230,7 @@ def status(
     """Where ``schedule`` stands at ``now`` (aware), given index entries in chain order."""
     now = now.astimezone(UTC)
     runs = [
-        e
-        for e in history
-        if belongs(schedule, e) and (started := instant(e.get("started"))) and started <= now
+        e for e in history if belongs(schedule, e) and e.started is not None and e.started <= now
     ]
     current = previous_occurrence(schedule, now, horizon=lookback)
     facts = _Facts(schedule, freezes, now, lookback, current, latest_covered(schedule, runs))

@@ -35,10 +35,11 @@ from markupsafe import Markup
 
 from butler_maint.errors import ButlerError
 from butler_maint.evidence import fsutil
-from butler_maint.evidence.index import INDEX_FILE, read_entries
+from butler_maint.evidence.index import IndexEntry, store_entries
 from butler_maint.evidence.migrate import load_report_bytes
 from butler_maint.evidence.model import Report, iso_z
-from butler_maint.evidence.verify import Verdict, chain_order, verify_store
+from butler_maint.evidence.store import EvidenceStore
+from butler_maint.evidence.verify import Verdict, verify_store
 from butler_maint.site import extras
 from butler_maint.site.charts import pass_rate_chart, stacked
 from butler_maint.site.views import (
@@ -111,13 +112,6 @@ def environment() -> Environment:
 # -- reading the store -----------------------------------------------------------------
 
 
-def store_entries(root: Path) -> list[dict[str, Any]]:
-    """Index entries in chain order (from the reports when the index is missing)."""
-    if (root / INDEX_FILE).is_file():
-        return list(read_entries(root / INDEX_FILE))
-    return [dict(s.entry) for s in chain_order(root) if s.entry is not None]
-
-
 def chain_status(verdict: Verdict, rel: str) -> str:
     """What verify says about one report file."""
     for problem in verdict.problems:
@@ -166,8 +160,8 @@ def _read_manifest(out: Path) -> dict[str, dict[str, Any]]:
     )
 
 
-def _run_key(entry: Mapping[str, Any], chain: str) -> str:
-    text = "\0".join([RENDER_VERSION, str(entry.get("digest")), str(entry.get("path")), chain])
+def _run_key(entry: IndexEntry, chain: str) -> str:
+    text = "\0".join([RENDER_VERSION, str(entry.digest), entry.path, chain])
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -206,10 +200,8 @@ class _Site:
             **values,
         )
 
-    def run_page(
-        self, row: RunRow, entry: Mapping[str, Any], digests: Mapping[str, RunRow]
-    ) -> None:
-        rel = str(entry.get("path") or "")
+    def run_page(self, row: RunRow, entry: IndexEntry, digests: Mapping[str, RunRow]) -> None:
+        rel = entry.path
         key = _run_key(entry, row.chain)
         old = self.old.get(row.id)
         if old and old.get("key") == key and (self.out / row.page).is_file():
@@ -278,16 +270,17 @@ def render_site(
         now=(now or datetime.now(UTC)).astimezone(UTC),
         old=_read_manifest(out),
     )
-    entries = [e for e in store_entries(store_root) if e.get("id") and e.get("path")]
-    rows = [run_row(e, chain_status(site.verdict, str(e["path"]))) for e in entries]
-    digests = {str(e.get("digest")): r for e, r in zip(entries, rows, strict=True)}
+    store = EvidenceStore(store_root)
+    entries = [e for e in store_entries(store) if e.id and e.path]
+    rows = [run_row(e.to_json(), chain_status(site.verdict, e.path)) for e in entries]
+    digests = {str(e.digest): r for e, r in zip(entries, rows, strict=True)}
     for entry, row in zip(entries, rows, strict=True):
         site.run_page(row, entry, digests)
     site.outcome.runs = len(rows)
     site.outcome.removed = _remove_stale(out, RUNS_DIR, {r.page for r in rows})
     _render_hosts(site, rows)
     _render_index(site, rows)
-    paths = {r.id: str(e.get("path") or "") for e, r in zip(entries, rows, strict=True)}
+    paths = {r.id: e.path for e, r in zip(entries, rows, strict=True)}
     _render_kpi(site, rows, paths, project_root)
     manifest = {"renderer": RENDER_VERSION, "generated": iso_z(site.now), "runs": site.new}
     _write(out / MANIFEST, json.dumps(manifest, separators=(",", ":"), ensure_ascii=False))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from butler_maint.evidence.index import IndexEntry
 from butler_maint.model.schedule import Freeze, Schedule
 from butler_maint.schedule.due import covered_occurrence, status
 from butler_maint.schedule.freezes import INLINE, FreezePeriod, freeze_periods
@@ -55,22 +56,24 @@ def run(
     named: bool = True,
     result: str = "pass",
     **extra: Any,
-) -> dict[str, Any]:
+) -> IndexEntry:
     """An index entry of a run of ``sched``."""
     kind = "window" if sched.window else "checklist"
     name = sched.window or sched.checklist
-    return {
-        "id": f"{started:%Y%m%dT%H%M%SZ}-{name}",
-        "kind": kind,
-        "name": name,
-        "trigger": by,
-        "schedule": sched.name if named else None,
-        "started": iso(started),
-        "finished": iso(started + timedelta(minutes=30)),
-        "result": result,
-        "dry_run": False,
-        **extra,
-    }
+    return IndexEntry.from_json(
+        {
+            "id": f"{started:%Y%m%dT%H%M%SZ}-{name}",
+            "kind": kind,
+            "name": name,
+            "trigger": by,
+            "schedule": sched.name if named else None,
+            "started": iso(started),
+            "finished": iso(started + timedelta(minutes=30)),
+            "result": result,
+            "dry_run": False,
+            **extra,
+        }
+    )
 
 
 def frozen(first: date, last: date, reason: str = "freeze") -> list[FreezePeriod]:
@@ -165,10 +168,10 @@ def test_operator_runs_count_inside_the_window_only() -> None:
 def test_runs_of_other_things_or_schedules_and_dry_runs_do_not_count() -> None:
     sched = routine()
     now = utc(2026, 11, 24, 5, 45)
-    other_schedule = run(sched, now - timedelta(minutes=10)) | {"schedule": "hourly-baseline"}
-    other_checklist = run(sched, now - timedelta(minutes=10), by="operator", named=False) | {
-        "name": "web"
-    }
+    other_schedule = run(sched, now - timedelta(minutes=10), schedule="hourly-baseline")
+    other_checklist = run(
+        sched, now - timedelta(minutes=10), by="operator", named=False, name="web"
+    )
     dry = run(sched, now - timedelta(minutes=10), dry_run=True)
     st = status(sched, [other_schedule, other_checklist, dry], now)
     assert st.state == "due" and st.last_run is None

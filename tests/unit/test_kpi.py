@@ -21,7 +21,7 @@ from butler_maint.evidence import (
     Status,
     Trigger,
 )
-from butler_maint.evidence.index import read_entries
+from butler_maint.evidence.index import IndexEntry, read_entries
 from butler_maint.kpi import (
     flapping,
     forecast_series,
@@ -129,9 +129,9 @@ def store(tmp_path: Path) -> EvidenceStore:
     return s
 
 
-def history(store: EvidenceStore) -> tuple[list[dict[str, object]], list[Report]]:
+def history(store: EvidenceStore) -> tuple[list[IndexEntry], list[Report]]:
     entries = list(read_entries(store.index_path, since="2026-03-01T00:00:00.000Z"))
-    reports = [store.load(str(e["id"])) for e in entries if not e["dry_run"]]
+    reports = [store.load(e.id) for e in entries if not e.dry_run]
     return entries, reports
 
 
@@ -247,7 +247,7 @@ def test_forecast_on_history(tmp_path: Path) -> None:
             steps=[ChecklistStep(checklist="linux-baseline", results=results)],
         )  # fmt: skip
         s.write(draft)
-    obs = observations(s.load(str(e["id"])) for e in read_entries(s.index_path))
+    obs = observations(s.load(e.id) for e in read_entries(s.index_path))
     now = utc(2026, 3, 4, 12)
     found = {f.check: f for f in forecasts(obs, now)}
     assert set(found) == {"disk-root", "tls"}

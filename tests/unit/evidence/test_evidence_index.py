@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from butler_maint.evidence.index import Filter, entry_line, parse_when, read_entries, select
-from butler_maint.evidence.model import iso_z
+from butler_maint.evidence.index import (
+    Filter,
+    IndexEntry,
+    entry_line,
+    parse_time,
+    parse_when,
+    read_entries,
+    select,
+)
+from butler_maint.evidence.model import Kind, Overall, iso_z
+from butler_maint.evidence.store import EvidenceStore
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -34,7 +43,7 @@ def test_since_bisection_matches_a_full_scan(tmp_path: Path, seed: int) -> None:
     for hours in (0, 1, 7, 50, 150, 299, 400):
         since = iso_z(NOW - timedelta(hours=hours))
         expected = [e["id"] for e in entries if str(e["started"]) >= since]
-        got = [e["id"] for e in select(tmp_path / "index.jsonl", Filter(since=since))]
+        got = [e.id for e in select(EvidenceStore(tmp_path), Filter(since=parse_time(since)))]
         assert got == expected
 
 
@@ -43,14 +52,16 @@ def test_partial_last_line_is_skipped(tmp_path: Path) -> None:
     _index(path, 3, 0)
     with path.open("a") as handle:
         handle.write('{"id": "cut')
-    assert [e["id"] for e in read_entries(path)] == ["r0", "r1", "r2"]
+    assert [e.id for e in read_entries(path)] == ["r0", "r1", "r2"]
 
 
 def test_filters(tmp_path: Path) -> None:
-    entry = {"kind": "window", "result": "fail", "hosts": ["a", "b"], "started": "x", "name": "w"}
-    assert Filter(kind="window", result="fail", host="b", name="w").matches(entry)
+    entry = IndexEntry.from_json(
+        {"kind": "window", "result": "fail", "hosts": ["a", "b"], "started": "x", "name": "w"}
+    )
+    assert Filter(kind=Kind.WINDOW, result=Overall.FAIL, host="b", name="w").matches(entry)
     assert not Filter(host="c").matches(entry)
-    assert not Filter(kind="checklist").matches(entry)
+    assert not Filter(kind=Kind.CHECKLIST).matches(entry)
 
 
 @pytest.mark.parametrize(
