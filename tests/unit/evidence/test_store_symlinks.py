@@ -243,3 +243,13 @@ def test_nothing_is_world_writable_under_umask_0(tmp_path: Path) -> None:
     assert modes[os.path.join("ev", ".lock")] == 0o640
     assert all(not mode & 0o002 for mode in modes.values()), modes
     assert verify_store(tmp_path / "ev").ok
+
+
+def test_verify_names_a_linked_head_without_following_it(tmp_path: Path, outside: Path) -> None:
+    root = tmp_path / "ev"
+    _written_store(root)
+    (outside / "head").write_bytes((root / ".head").read_bytes())
+    _plant(root, ".head", outside / "head")
+    problems = verify_store(root).problems
+    assert [(p.path, p.kind) for p in problems] == [(".head", "unreadable")]
+    assert "symbolic link" in problems[0].detail
