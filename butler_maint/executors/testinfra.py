@@ -9,12 +9,18 @@ commands share one connection. Each test function becomes a sub-result.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from xml.etree import ElementTree as ET
 
 from butler_maint.checks.base import Status, Verdict
@@ -22,6 +28,7 @@ from butler_maint.executors.ssh import SshOptions
 from butler_maint.inventory import HostInfo
 
 _ALIAS = "butler-target"
+_POLL_S = 0.05  # how often a running module looks at its stop and deadline
 _PARAM = re.compile(r"\[[^\]]*\]$")
 
 
@@ -116,11 +123,14 @@ def ssh_config(host: HostInfo, options: SshOptions, control_dir: Path) -> str:
 
 
 def run_testinfra(
-    host: HostInfo, module: Path, options: SshOptions
+    host: HostInfo, module: Path, options: SshOptions, *, stop: threading.Event | None = None
 ) -> tuple[Verdict, list[SubResult]]:
-    """Run ``module`` against ``host``; the verdict sums up its test functions."""
+    """Run ``module`` against ``host``; the verdict sums up its test functions.
+
+    pytest runs in a session of its own, killed whole at ``command_timeout`` or once
+    ``stop`` is set (the verdict's message then starts with "stopped")."""
     if not module.is_file():
-        return Verdict("error", message=f"testinfra module {module} does not exist"), []
+        return Verdict(Status.ERROR, message=f"testinfra module {module} does not exist"), []
     with tempfile.TemporaryDirectory(prefix="butler-testinfra-") as tmp:
         work = Path(tmp)
         (work / "pytest.ini").write_text("[pytest]\n")
@@ -130,10 +140,10 @@ def run_testinfra(
             try:
                 (work / "ssh_config").write_text(ssh_config(host, options, work))
             except UnsafeConfigValue as exc:
-                return Verdict("error", message=str(exc)), []
+                return Verdict(Status.ERROR, message=str(exc)), []
             refused = _preflight(work / "ssh_config", options.connect_timeout + 5)
             if refused:
-                return Verdict("error", message=refused), []
+                return Verdict(Status.ERROR, message=refused), []
         command = [
             sys.executable, "-m", "pytest", str(module), "-q", "-p", "no:cacheprovider",
             "-c", str(work / "pytest.ini"), "--rootdir", str(module.parent),
@@ -143,27 +153,51 @@ def run_testinfra(
         if host.become:
             command.append("--sudo")
         try:
-            done = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=options.command_timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            limit = f"{options.command_timeout:g}"
-            return Verdict("error", message=f"testinfra run exceeded {limit} s"), []
+            rc = _pytest(command, work / "pytest.out", options.command_timeout, stop)
         finally:
             subprocess.run(
                 ["ssh", "-F", str(work / "ssh_config"), "-O", "exit", _ALIAS],
                 capture_output=True, timeout=10, check=False,
             )  # fmt: skip
+        if rc == "stopped":
+            return Verdict(Status.ERROR, message="stopped: the testinfra run was killed"), []
+        if rc == "timeout":
+            limit = f"{options.command_timeout:g}"
+            return Verdict(Status.ERROR, message=f"testinfra run exceeded {limit} s"), []
         report = work / "junit.xml"
         if not report.exists():
-            tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
-            return Verdict("error", message=f"pytest did not run: {tail[0][:300]}"), []
+            tail = _tail(work / "pytest.out").strip().splitlines()[-1:] or ["no output"]
+            return Verdict(Status.ERROR, message=f"pytest did not run: {tail[0][:300]}"), []
         subs = parse_junit(report.read_text())
-    return summarise(subs, done.returncode), subs
+    return summarise(subs, rc), subs
+
+
+def _pytest(
+    command: list[str], output: Path, timeout: float, stop: threading.Event | None
+) -> int | Literal["stopped", "timeout"]:
+    """Run pytest with its output in a file; its exit status, or why it was killed."""
+    with output.open("wb") as out:
+        proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+        )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return proc.wait(timeout=min(_POLL_S, max(0.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            stopped = stop is not None and stop.is_set()
+            if stopped or time.monotonic() >= deadline:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return "stopped" if stopped else "timeout"
+
+
+def _tail(path: Path, size: int = 4096) -> str:
+    """The last ``size`` bytes of a file, as text."""
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - size))
+        return handle.read().decode("utf-8", "replace")
 
 
 def _preflight(config: Path, timeout: float) -> str | None:

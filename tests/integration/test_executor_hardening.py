@@ -25,10 +25,11 @@ from typing import Any
 import pytest
 import yaml
 
+from butler_maint.checks.base import Verdict
 from butler_maint.executors import Execution
 from butler_maint.executors.local import run_local
 from butler_maint.executors.ssh import SshOptions, run_ssh
-from butler_maint.executors.testinfra import run_testinfra
+from butler_maint.executors.testinfra import SubResult, run_testinfra
 from butler_maint.inventory import HostInfo, Inventory
 from tests.harness.sshd_fleet import FleetFactory, SshdFleet, descendants, live
 
@@ -289,6 +290,33 @@ def test_a_stop_kills_the_script_and_everything_it_started(
     result = stopped_result(box)
     assert result.stdout == b"started\n"
     assert wait_for(lambda: not live(running) and not marked(marker), timeout=5), marked(marker)
+
+
+def test_a_stop_ends_a_testinfra_module(sshd_fleet_factory: FleetFactory, tmp_path: Path) -> None:
+    """pytest and everything it started here are killed; the verdict says stopped."""
+    fleet = sshd_fleet_factory(1)
+    host = fleet_host(fleet, tmp_path)
+    marker = f"butler_stop_{os.getpid()}"
+    module = tmp_path / f"test_{marker}.py"
+    module.write_text("def test_slow(host):\n    host.run('sleep 60')\n")
+    stop = threading.Event()
+    box: dict[str, tuple[Verdict, list[SubResult]]] = {}
+
+    def call() -> None:
+        box["result"] = run_testinfra(host, module, settings(fleet), stop=stop)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    assert wait_for(lambda: bool(marked(marker)) or not thread.is_alive())
+    running = marked(marker)
+    assert running, box
+    stop.set()
+    thread.join(WAIT_S)
+    assert not thread.is_alive()
+    verdict, subs = box["result"]
+    assert verdict.status == "error" and verdict.message.startswith("stopped"), verdict
+    assert subs == []
+    assert wait_for(lambda: not live(running) and not marked(marker), timeout=5)
 
 
 def test_a_stop_while_connecting_returns(sshd_fleet_factory: FleetFactory, tmp_path: Path) -> None:
