@@ -2,7 +2,9 @@
 overdue schedules, mean time to remediate, flapping checks, pending manual items,
 threshold forecasts, and a Prometheus textfile.
 
-Only the period's index entries and reports are read (``--since`` bisects the index).
+The figures come from ``butler_maint.kpi.kpis`` (the site shows the same); this module
+parses the options and renders them as text, JSON or CSV. Nothing is written to the
+store; only ``--metrics-file`` writes, where it is told to.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,52 +22,23 @@ import click
 from butler_maint.cli import cli
 from butler_maint.cli.calendar_cmds import waiver_warnings
 from butler_maint.cli.context import App, pass_app
-from butler_maint.errors import ContentError
-from butler_maint.evidence.index import IndexEntry, parse_when, store_entries
+from butler_maint.evidence.index import parse_when
 from butler_maint.evidence.model import iso_z
 from butler_maint.evidence.store import EvidenceStore
 from butler_maint.kpi import (
     GroupBy,
-    Observation,
+    KpiView,
     PassRate,
     Sla,
-    flapping,
-    forecasts,
-    last_runs,
-    mean_time_to_remediate,
-    observations,
-    open_incidents,
-    outcomes,
-    overdue,
-    pass_rate,
-    pass_rates,
-    pending_items,
-    remediations,
+    kpis,
+    owners,
     render_metrics,
-    summarize_sla,
     write_metrics,
 )
-from butler_maint.model.content import content_files, load_checklist
-from butler_maint.schedule.calendar import Scheduled, load_schedules
-from butler_maint.schedule.history import recent_runs
+from butler_maint.schedule.calendar import load_schedules
 
 FORMATS = click.Choice(["text", "json", "csv"])
 GROUPS = click.Choice(["owner", "checklist", "host", "schedule"])
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the KPIs are computed from."""
-
-    since: datetime
-    now: datetime
-    entries: list[IndexEntry]
-    """Index entries of runs started in ``[since, now]``."""
-    history: list[IndexEntry]
-    """Index entries as far back as ``due`` looks (overdue schedules)."""
-    obs: list[Observation]
-    scheduled: list[Scheduled]
-    owners: dict[str, str]
 
 
 def _since(text: str, now: datetime) -> datetime:
@@ -76,32 +48,11 @@ def _since(text: str, now: datetime) -> datetime:
         raise click.BadParameter(str(exc), param_hint="--since") from None
 
 
-def _owners(app: App, scheduled: list[Scheduled]) -> dict[str, str]:
-    """Owner per checklist name, then per schedule name (checklists win)."""
-    owners = {s.schedule.name: s.schedule.owner for s in scheduled if s.schedule.owner}
-    for path in content_files(app.root / "checklists"):
-        try:
-            checklist = load_checklist(path).model
-        except ContentError:
-            continue  # `validate` reports it; KPIs still run
-        if checklist.owner:
-            owners[checklist.checklist] = checklist.owner
-    return owners
-
-
-def gather(app: App, since: datetime, now: datetime) -> Facts:
-    """Read the period's index entries and reports, the schedules and the owners."""
+def gather(app: App, since: datetime, now: datetime) -> KpiView:
+    """The KPIs of the project's store, schedules and owners over ``[since, now]``."""
     store = EvidenceStore.for_project(app.root, app.config.evidence)
-    history = recent_runs(store, now)
-    low = since.replace(microsecond=since.microsecond // 1000 * 1000)  # as reports record
-    entries = [
-        e for e in store_entries(store, since) if e.started is not None and low <= e.started <= now
-    ]
-    reports = [store.load(e.id) for e in entries if not e.dry_run]
     scheduled = load_schedules(app.root)
-    return Facts(
-        since, now, entries, history, observations(reports), scheduled, _owners(app, scheduled)
-    )
+    return kpis(store, scheduled, owners(app.root, scheduled), now, since)
 
 
 # -- figures ------------------------------------------------------------------------------
@@ -131,59 +82,37 @@ def _sla_json(row: Sla) -> dict[str, Any]:
     }
 
 
-def slas(facts: Facts) -> list[Sla]:
-    """The SLA figures of every schedule in the period.
-
-    Occurrences before the store's first run are not counted: evidence cannot tell whether
-    a schedule existed then.
-    """
-    start = max(facts.since, _first_run(facts))
-    return [
-        summarize_sla(s.schedule, outcomes(s.schedule, facts.entries, start, facts.now, s.freezes))
-        for s in facts.scheduled
-    ]
-
-
-def _first_run(facts: Facts) -> datetime:
-    """When the evidence begins: the first run's start, or the occurrence it was for."""
-    times = [t for e in facts.history for t in (e.started, e.occurrence) if t is not None]
-    return min(times, default=facts.now)
-
-
-def figures(facts: Facts, by: GroupBy | None, with_forecast: bool) -> dict[str, Any]:
+def figures(view: KpiView, by: GroupBy | None, with_forecast: bool) -> dict[str, Any]:
     """Every KPI, as a JSON-ready mapping."""
-    obs, now = facts.obs, facts.now
-    fixed = remediations(obs)
-    mttr = mean_time_to_remediate(fixed)
-    pairs = [(s.schedule, s.freezes) for s in facts.scheduled]
+    mttr, now = view.mttr, view.now
     doc: dict[str, Any] = {
-        "since": iso_z(facts.since),
+        "since": iso_z(view.since),
         "now": iso_z(now),
-        "runs": len(facts.entries),
-        "pass_rate": _rate_json(pass_rate(obs)),
+        "runs": len(view.entries),
+        "pass_rate": _rate_json(view.pass_rate),
         "by": by,
-        "groups": [_rate_json(r) for r in pass_rates(obs, by, facts.owners)] if by else [],
-        "sla": [_sla_json(s) for s in slas(facts)],
+        "groups": [_rate_json(r) for r in view.pass_rates(by)] if by else [],
+        "sla": [_sla_json(s) for s in view.slas],
         "overdue": [
             {
                 "schedule": st.schedule,
                 "state": st.state,
                 "since": iso_z(st.missed_since) if st.missed_since else None,
             }
-            for st in overdue(pairs, facts.history, now)
+            for st in view.overdue
         ],
         "mttr_seconds": mttr.total_seconds() if mttr is not None else None,
-        "remediations": len(fixed),
+        "remediations": len(view.remediations),
         "open_incidents": [
-            {"host": i.host, "check": i.check, "since": iso_z(i.since)} for i in open_incidents(obs)
+            {"host": i.host, "check": i.check, "since": iso_z(i.since)} for i in view.open_incidents
         ],
         "flapping": [
             {"host": f.host, "check": f.check, "changes": f.changes, "runs": f.runs}
-            for f in flapping(obs)
+            for f in view.flapping
         ],
         "pending": [
             {"host": o.host, "check": o.check, "checklist": o.step, "report": o.report}
-            for o in pending_items(obs)
+            for o in view.pending
         ],
     }
     if with_forecast:
@@ -198,7 +127,7 @@ def figures(facts: Facts, by: GroupBy | None, with_forecast: bool) -> dict[str, 
                 "days_left": round(f.days_left(now), 2),
                 "text": f.describe(now),
             }
-            for f in forecasts(obs, now)
+            for f in view.forecasts
         ]
     return doc
 
@@ -299,9 +228,8 @@ def render(doc: Mapping[str, Any], fmt: str) -> str:
     return "".join(f"{line}\n" for line in _text_lines(doc))
 
 
-def _write_metrics(path: Path, facts: Facts) -> None:
-    runs = last_runs([s.schedule for s in facts.scheduled], facts.history)
-    text = render_metrics(runs, facts.obs, slas(facts))
+def _write_metrics(path: Path, view: KpiView) -> None:
+    text = render_metrics(view.last_runs, view.obs, view.slas)
     try:
         write_metrics(path, text)
     except OSError as exc:
@@ -350,8 +278,8 @@ def kpi(
     """
     now = datetime.now(UTC)
     since = _since(since_text, now)
-    facts = gather(app, since, now)
+    view = gather(app, since, now)
     waiver_warnings(app.root, now)
-    click.echo(render(figures(facts, by, with_forecast), fmt), nl=False)
+    click.echo(render(figures(view, by, with_forecast), fmt), nl=False)
     if metrics_file is not None:
-        _write_metrics(metrics_file, facts)
+        _write_metrics(metrics_file, view)

@@ -3,11 +3,14 @@ maintenance, mean time to remediate, flapping checks, pending manual items, over
 schedules, threshold forecasts and a Prometheus textfile.
 
 Pure functions over index entries (per schedule) and reports (per check); none reads
-the clock: ``now`` is a parameter. Only ``metrics.write_metrics`` writes a file.
+the clock: ``now`` is a parameter. ``assemble.kpis`` reads the store and computes every
+figure of a period, for the ``kpi`` command and the site alike. Only
+``metrics.write_metrics`` writes a file.
 """
 
 from __future__ import annotations
 
+from butler_maint.kpi.assemble import DEFAULT_PERIOD, KpiView, kpis, owners
 from butler_maint.kpi.flapping import Flap, flapping
 from butler_maint.kpi.forecast import (
     Forecast,
@@ -36,10 +39,12 @@ from butler_maint.kpi.rates import GroupBy, PassRate, pass_rate, pass_rates
 from butler_maint.kpi.sla import OccurrenceOutcome, Sla, outcomes, overdue, sla, summarize_sla
 
 __all__ = [
+    "DEFAULT_PERIOD",
     "Flap",
     "Forecast",
     "GroupBy",
     "Incident",
+    "KpiView",
     "LastRun",
     "Observation",
     "OccurrenceOutcome",
@@ -51,6 +56,7 @@ __all__ = [
     "flapping",
     "forecast_series",
     "forecasts",
+    "kpis",
     "last_runs",
     "mean_time_to_remediate",
     "numeric_value",
@@ -58,6 +64,7 @@ __all__ = [
     "open_incidents",
     "outcomes",
     "overdue",
+    "owners",
     "parse_threshold",
     "pass_rate",
     "pass_rates",

@@ -2,23 +2,18 @@
 check-level KPIs (``butler_maint.kpi``) and open waivers (``butler_maint.waivers``).
 
 Each section is skipped when its module cannot be imported; a section that fails to
-load (a broken waiver file, an unreadable report) shows the error instead.
+load (a broken waiver file, an unreadable report) shows the error instead. The KPIs are
+those of ``butler-maint kpi`` over its default period (``kpi.kpis``, the same figures).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from butler_maint.errors import ButlerError
-from butler_maint.evidence.migrate import load_report_bytes
-from butler_maint.evidence.model import Report
-from butler_maint.site.views import RunRow
-
-KPI_REPORTS = 200
-"""Check-level KPIs read at most this many reports (the most recent, dry runs left out)."""
+from butler_maint.evidence.store import EvidenceStore
 
 ITEMS = 20
 """Longest list shown per KPI (open incidents, flapping checks)."""
@@ -26,7 +21,7 @@ ITEMS = 20
 
 @dataclass
 class KpiSection:
-    """Check-level KPIs over the most recent reports."""
+    """Check-level KPIs of the period (the runs of the last 90 days, as ``kpi``)."""
 
     reports: int
     rate: str = "n/a"
@@ -69,42 +64,29 @@ def _duration(value: timedelta | None) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
-def _reports(root: Path, rows: Sequence[RunRow], paths: dict[str, str]) -> list[Report]:
-    recent = [r for r in rows if not r.dry_run][-KPI_REPORTS:]
-    return [
-        load_report_bytes((root / paths[r.id]).read_bytes(), paths[r.id])
-        for r in recent
-        if r.id in paths
-    ]
-
-
-def kpi_section(
-    root: Path, rows: Sequence[RunRow], paths: dict[str, str], now: datetime
-) -> KpiSection | None:
+def kpi_section(store: EvidenceStore, now: datetime) -> KpiSection | None:
     """Check-level KPIs from ``butler_maint.kpi``, or None when it is not available."""
     try:
         from butler_maint import kpi
     except ImportError:
         return None
     try:
-        reports = _reports(root, rows, paths)
-    except (OSError, ButlerError) as exc:
+        view = kpi.kpis(store, (), {}, now, now - kpi.DEFAULT_PERIOD)
+    except ButlerError as exc:
         return KpiSection(0, error=str(exc))
-    obs = sorted(kpi.observations(reports), key=lambda o: o.at)
-    rate = kpi.pass_rate(obs)
-    fixed = kpi.remediations(obs)
+    rate = view.pass_rate
     return KpiSection(
-        reports=len(reports),
+        reports=view.reports,
         rate="n/a" if rate.rate is None else f"{rate.rate:.1%}",
         judged=rate.judged,
-        mttr=_duration(kpi.mean_time_to_remediate(fixed)),
-        remediated=len(fixed),
+        mttr=_duration(view.mttr),
+        remediated=len(view.remediations),
         incidents=[
             (i.host, i.check, i.since.strftime("%Y-%m-%d %H:%M"))
-            for i in kpi.open_incidents(obs)[:ITEMS]
+            for i in view.open_incidents[:ITEMS]
         ],
-        flapping=[(f.host, f.check, f.changes, f.runs) for f in kpi.flapping(obs)[:ITEMS]],
-        forecasts=[f.describe(now) for f in kpi.forecasts(obs, now)[:ITEMS]],
+        flapping=[(f.host, f.check, f.changes, f.runs) for f in view.flapping[:ITEMS]],
+        forecasts=[f.describe(now) for f in view.forecasts[:ITEMS]],
     )
 
 

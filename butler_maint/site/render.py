@@ -280,8 +280,7 @@ def render_site(
     site.outcome.removed = _remove_stale(out, RUNS_DIR, {r.page for r in rows})
     _render_hosts(site, rows)
     _render_index(site, rows)
-    paths = {r.id: e.path for e, r in zip(entries, rows, strict=True)}
-    _render_kpi(site, rows, paths, project_root)
+    _render_kpi(site, store, rows, project_root)
     manifest = {"renderer": RENDER_VERSION, "generated": iso_z(site.now), "runs": site.new}
     _write(out / MANIFEST, json.dumps(manifest, separators=(",", ":"), ensure_ascii=False))
     return site.outcome
@@ -313,7 +312,7 @@ def _render_index(site: _Site, rows: list[RunRow]) -> None:
 
 
 def _render_kpi(
-    site: _Site, rows: list[RunRow], paths: dict[str, str], project_root: Path | None
+    site: _Site, store: EvidenceStore, rows: list[RunRow], project_root: Path | None
 ) -> None:
     days = per_day(rows)
     schedules = per_schedule(rows)
@@ -323,7 +322,7 @@ def _render_kpi(
         days=days,
         chart=pass_rate_chart(days),
         schedules=[(t, stacked(t)) for t in schedules],
-        kpis=extras.kpi_section(site.root, rows, paths, site.now),
+        kpis=extras.kpi_section(store, site.now),
         waivers=extras.waiver_section(project_root, site.now),
         generated=iso_z(site.now),
     )
