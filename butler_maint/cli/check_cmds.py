@@ -12,7 +12,13 @@ import click
 import yaml
 
 from butler_maint.cli import cli
-from butler_maint.cli.context import App, exit_interrupted, is_interactive, pass_app
+from butler_maint.cli.context import (
+    App,
+    echo_written_notes,
+    exit_interrupted,
+    is_interactive,
+    pass_app,
+)
 from butler_maint.cli.options import (
     accept_new_host_keys_option,
     inventory_option,
@@ -90,6 +96,7 @@ def check(
     click.echo(_summary_line(counts, outcome.hosts), err=True)
     if outcome.written is not None:
         click.echo(f"evidence: {outcome.written.path} ({outcome.written.id})", err=True)
+        echo_written_notes(outcome.written)
     if outcome.evidence_error is not None:
         raise outcome.evidence_error
     if outcome.interrupted_by is not None:

@@ -14,6 +14,7 @@ import click
 from butler_maint.model.config import ProjectConfig, load_config
 
 if TYPE_CHECKING:
+    from butler_maint.evidence import WrittenReport
     from butler_maint.inventory import Inventory
     from butler_maint.runs.request import Target
 
@@ -79,6 +80,18 @@ class App:
 def is_interactive() -> bool:
     """Whether an operator can answer questions (stdin and stderr are terminals)."""
     return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def echo_written_notes(written: WrittenReport) -> None:
+    """What the operator must know about a written report besides where it is."""
+    if written.settled:
+        click.echo(
+            f"note: report {written.settled}, left on disk by an interrupted earlier write, "
+            "was chained before this one",
+            err=True,
+        )
+    if written.git_error:
+        click.echo(f"warning: evidence git commit failed: {written.git_error}", err=True)
 
 
 def exit_interrupted(command: str, signum: int, detail: str = "") -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from butler_maint.cli import cli
-from butler_maint.cli.context import App, pass_app
+from butler_maint.cli.context import App, echo_written_notes, pass_app
 from butler_maint.cli.options import (
     accept_new_host_keys_option,
     inventory_option,
@@ -133,6 +133,7 @@ def play(
         view.close()
     _report(outcome.run, check)
     click.echo(f"evidence: {outcome.written.path} ({outcome.written.id})", err=True)
+    echo_written_notes(outcome.written)
     if outcome.run.interrupted_by is not None:
         click.echo(f"play: interrupted by signal {outcome.run.interrupted_by}", err=True)
     raise SystemExit(_exit_code(outcome.run))

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from butler_maint.cli import cli
-from butler_maint.cli.context import App, exit_interrupted, pass_app
+from butler_maint.cli.context import App, echo_written_notes, exit_interrupted, pass_app
 from butler_maint.cli.options import inventory_option, limit_option, operator_option
 from butler_maint.errors import ButlerError, ExitCode
 
@@ -81,6 +81,7 @@ def window_run(
         outcome = run_window(request, stop, on_batch=_batch)
     written = outcome.written
     click.echo(f"window {name}: {written.result} (evidence: {written.path})", err=True)
+    echo_written_notes(written)
     if outcome.interrupted_by is not None:
         exit_interrupted("window", outcome.interrupted_by)
     if written.result != "pass":

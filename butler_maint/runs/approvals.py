@@ -2,7 +2,8 @@
 from the operator who runs the window.
 
 An approval is a small YAML file in the evidence store, ``approvals/<window>/<occurrence>
-.yaml`` (created once, never overwritten), and is copied into the window's report.
+.yaml`` (created once, never overwritten, nothing followed out of the store), and is
+copied into the window's report.
 """
 
 from __future__ import annotations
@@ -14,15 +15,14 @@ import yaml
 
 from butler_maint.errors import ButlerError, CannotRunError
 from butler_maint.evidence import Approval, EvidenceStore
-from butler_maint.evidence.fsutil import create_file, make_dirs
-from butler_maint.evidence.layout import safe_name
+from butler_maint.evidence.layout import APPROVALS_DIR, safe_name
 from butler_maint.evidence.model import iso_z
 
 
-def approval_path(store: EvidenceStore, window: str, occurrence: datetime) -> Path:
-    """Where the approval of one occurrence of ``window`` lives."""
+def approval_rel(window: str, occurrence: datetime) -> str:
+    """Where the approval of one occurrence of ``window`` lives, relative to the store."""
     stamp = occurrence.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return store.root / "approvals" / safe_name(window) / f"{stamp}.yaml"
+    return f"{APPROVALS_DIR}/{safe_name(window)}/{stamp}.yaml"
 
 
 def approve(
@@ -35,37 +35,48 @@ def approve(
     now: datetime,
 ) -> Path:
     """Record ``approver``'s approval; an occurrence is approved once."""
-    path = approval_path(store, window, occurrence)
-    if path.exists():
-        raise ButlerError(f"{window} at {iso_z(occurrence)} is already approved ({path})")
+    rel = approval_rel(window, occurrence)
     record = {"window": window, "occurrence": iso_z(occurrence), "by": approver,
               "at": iso_z(now), "note": note}  # fmt: skip
-    make_dirs(path.parent)
-    create_file(path, yaml.safe_dump(record, sort_keys=False).encode())
-    return path
+    try:
+        return store.create(rel, yaml.safe_dump(record, sort_keys=False).encode())
+    except FileExistsError:
+        raise ButlerError(
+            f"{window} at {iso_z(occurrence)} is already approved ({store.root / rel})"
+        ) from None
 
 
 def approval_for(
     store: EvidenceStore, window: str, occurrence: datetime, operator: str
 ) -> Approval:
     """The approval a run by ``operator`` needs; refused when missing or self-given."""
-    path = approval_path(store, window, occurrence)
+    rel = approval_rel(window, occurrence)
     when = iso_z(occurrence)
-    if not path.is_file():
+    try:
+        data = store.read(rel)
+    except FileNotFoundError:
         raise CannotRunError(
             f"window {window} requires approval for {when}: someone other than {operator} "
             f"runs `butler-maint window approve {window} --occurrence {when}`"
-        )
-    record = yaml.safe_load(path.read_text()) or {}
+        ) from None
+    record = _record(data, store.root / rel)
     approver = str(record.get("by", ""))
     if approver == operator:
         raise CannotRunError(
             f"window {window} at {when} was approved by {approver}, who is also running it: "
             "self-approval is refused (four eyes)"
         )
-    at = (
-        datetime.fromisoformat(str(record["at"]).replace("Z", "+00:00"))
-        if record.get("at")
-        else None
-    )
-    return Approval(by=approver, at=at, note=record.get("note"))
+    at = record.get("at")
+    when_at = datetime.fromisoformat(str(at).replace("Z", "+00:00")) if at else None
+    note = record.get("note")
+    return Approval(by=approver, at=when_at, note=str(note) if note is not None else None)
+
+
+def _record(data: bytes, path: Path) -> dict[str, object]:
+    try:
+        record = yaml.safe_load(data.decode("utf-8")) or {}
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise CannotRunError(f"{path}: unreadable approval: {exc}") from None
+    if not isinstance(record, dict):
+        raise CannotRunError(f"{path}: unreadable approval: expected a mapping")
+    return record

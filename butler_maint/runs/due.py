@@ -9,17 +9,13 @@ pass after the run it interrupted (that run's report is written, and notified).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-from butler_maint.errors import ButlerError, CannotRunError
+from butler_maint.errors import ButlerError
 from butler_maint.evidence import EvidenceStore, Trigger, WrittenReport
-from butler_maint.evidence.fsutil import make_dirs
+from butler_maint.evidence.layout import RUN_DUE_LOCK_FILE
+from butler_maint.evidence.lock import hold_lock
 from butler_maint.notify import notify_run, problems
 from butler_maint.runs.check import CheckRequest, run_check
 from butler_maint.runs.request import Target
@@ -28,8 +24,6 @@ from butler_maint.runs.window import WindowRequest, run_window
 from butler_maint.schedule.calendar import Scheduled, load_schedules
 from butler_maint.schedule.due import DueStatus, status
 from butler_maint.schedule.history import recent_runs
-
-LOCK_FILE = ".run-due.lock"
 
 
 @dataclass(frozen=True)
@@ -50,34 +44,10 @@ class DueRun:
         return self.result in ("pass", "frozen")
 
 
-@contextlib.contextmanager
-def run_due_lock(directory: Path) -> Iterator[None]:
-    """Hold the run-due lock, or raise CannotRunError naming the holder's pid."""
-    make_dirs(directory)
-    path = directory / LOCK_FILE
-    handle = path.open("a+", encoding="ascii")
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise CannotRunError(
-                f"another run-due is running (pid {holder}; lock {path})"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        yield
-    finally:
-        handle.close()
-
-
 def run_due(target: Target, now: datetime, stop: Stop) -> list[DueRun]:
     """Run what is due at ``now`` (under the lock); one DueRun per schedule acted on."""
     store = EvidenceStore.for_project(target.root, target.config.evidence)
-    with run_due_lock(store.root):
+    with hold_lock(store.root / RUN_DUE_LOCK_FILE, busy="another run-due is running"):
         history = recent_runs(store, now)
         done = []
         for scheduled in load_schedules(target.root):
