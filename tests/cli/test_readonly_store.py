@@ -5,7 +5,6 @@ compares a snapshot of the store (paths, modes, mtimes, contents) before and aft
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ from butler_maint.evidence import (
     Status,
     Trigger,
 )
+from tests.fixtures.evidence.snapshot import snapshot
 
 ROUTINE = """\
 routine: daily-health
@@ -44,8 +44,6 @@ checks:
 """
 HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
 """The last run's occurrence: the runs are 3, 2 and 1 days before it."""
-
-Snapshot = dict[str, tuple[int, int, str]]
 
 
 def _write_project(root: Path) -> None:
@@ -114,18 +112,6 @@ def project(index_state: str, original: Path, tmp_path: Path) -> Iterator[Path]:
         yield root
     finally:
         _set_writable(root / "audit", True)
-
-
-def snapshot(root: Path) -> Snapshot:
-    """Every path under ``root``: (mode, mtime in ns, sha256 of a file's bytes)."""
-    found: Snapshot = {}
-    for path in sorted([root, *root.rglob("*")]):
-        info = path.lstat()
-        digest = ""
-        if stat.S_ISREG(info.st_mode):
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        found[path.relative_to(root).as_posix()] = (info.st_mode, info.st_mtime_ns, digest)
-    return found
 
 
 def invoke(project: Path, *args: str) -> tuple[int, str]:
