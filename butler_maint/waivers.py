@@ -41,6 +41,7 @@ from butler_maint.evidence.model import Status
 from butler_maint.model.base import Frozen, Text
 from butler_maint.model.checklist import Name
 from butler_maint.model.content import content_files, load_model
+from butler_maint.model.status import Judged
 
 WAIVERS_DIR = "waivers"
 EXPIRY_WARNING_DAYS = 14
@@ -156,23 +157,7 @@ def expiry_warning(waiver: LoadedWaiver, now: datetime) -> str:
 # -- applying waivers -------------------------------------------------------------------
 
 
-class Waivable(Protocol):
-    """A check result: an evidence ``Result`` or a runner ``CheckResult``."""
-
-    @property
-    def host(self) -> str: ...
-
-    @property
-    def check(self) -> str: ...
-
-    @property
-    def status(self) -> str: ...
-
-    @property
-    def message(self) -> str | None: ...
-
-
-R = TypeVar("R", bound=Waivable)
+R = TypeVar("R", bound=Judged)
 
 HostMatcher = Callable[[str, str], bool]
 """``match(pattern, host)``: whether ``host`` is selected by the host ``pattern``."""
@@ -210,7 +195,7 @@ def _waive(result: R, waiver: LoadedWaiver) -> R:
 
 
 def waiver_for(
-    result: Waivable,
+    result: Judged,
     waivers: Sequence[LoadedWaiver],
     now: datetime,
     match: HostMatcher,
@@ -275,6 +260,5 @@ def waive_runs(
     if not waivers:
         return list(runs)
     return [
-        run.with_results(apply_waivers(run.results, waivers, now, match, checklist))
-        for run in runs
+        run.with_results(apply_waivers(run.results, waivers, now, match, checklist)) for run in runs
     ]

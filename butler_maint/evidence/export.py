@@ -18,11 +18,11 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
 
 from butler_maint.evidence.canonical import to_document
 from butler_maint.evidence.diff import step_labels
 from butler_maint.evidence.model import FAILING, Report, Status
+from butler_maint.model.status import Judged
 
 FORMATS = ("json", "junit", "markdown")
 _SKIPPED = frozenset({Status.SKIPPED, Status.NOT_RUN, Status.WAIVED, Status.PENDING})
@@ -59,25 +59,6 @@ def to_json(report: Report) -> str:
 
 
 # -- JUnit XML ---------------------------------------------------------------------------
-
-
-class Judged(Protocol):
-    """A result as JUnit needs it: evidence ``Result``s and live check results are both."""
-
-    @property
-    def host(self) -> str: ...
-    @property
-    def check(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def observed(self) -> object: ...
-    @property
-    def expected(self) -> str | None: ...
-    @property
-    def ms(self) -> int: ...
-    @property
-    def message(self) -> str | None: ...
 
 
 def _x(value: object) -> str:
