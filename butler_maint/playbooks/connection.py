@@ -36,6 +36,7 @@ from pathlib import Path
 from butler_maint.errors import ButlerError
 from butler_maint.executors.ssh import SshOptions
 from butler_maint.inventory import HostInfo
+from butler_maint.playbooks.runner import MARKER_VAR
 
 _TRUE = frozenset({"yes", "on", "1", "true", "y", "t"})
 _FALSE = frozenset({"no", "off", "0", "false", "n", "f"})
@@ -270,3 +271,38 @@ def host_warnings(hosts: Iterable[HostInfo]) -> list[str]:
 def _names(names: list[str], shown: int = 5) -> str:
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
+
+
+# -- after a cancelled run: what is left on the hosts ----------------------------------------
+#
+# Cancelling kills ansible-playbook's process group here, and with it the ssh clients;
+# on the hosts, a task's module and the commands it started keep running (no pty, so
+# no SIGHUP). Tagged by the play's ``environment`` (ansible puts it in front of the
+# module's interpreter, inside the become wrapper), every process of the run carries
+# ``BUTLER_PLAY_RUN=<marker>`` in its environment and a script run on each host finds
+# them by it.
+
+_CLEANUP = r"""_bm_kill='for f in $(grep -lzxF -e "$1" /proc/[0-9]*/environ 2>/dev/null); do
+  p=${f#/proc/}; p=${p%/environ}
+  if [ "$p" != "$$" ] && kill -KILL "$p" 2>/dev/null; then echo "$p"; fi
+done'
+sh -c "$_bm_kill" sh {needle}
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  sudo -n sh -c "$_bm_kill" sh {needle}
+fi
+"""
+
+
+def play_environment(marker: str) -> dict[str, str]:
+    """The ``environment`` to add to every play of a run: it tags the run's processes
+    on the hosts, for :func:`remote_cleanup_script`."""
+    return {MARKER_VAR: marker}
+
+
+def remote_cleanup_script(marker: str) -> str:
+    """A POSIX ``sh`` script killing, on one host, every process of the run ``marker``
+    (as root too, when ``sudo -n`` works there); it prints the pids it killed.
+
+    Run it on each host of a cancelled run (``run_ssh(host, script, options)``, or
+    ``run_local`` for local hosts); on a host where nothing is left it does nothing."""
+    return _CLEANUP.replace("{needle}", shlex.quote(f"{MARKER_VAR}={marker}"))

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +32,12 @@ from butler_maint.executors.local import run_local
 from butler_maint.executors.ssh import SshOptions, run_ssh
 from butler_maint.executors.testinfra import SubResult, run_testinfra
 from butler_maint.inventory import HostInfo, Inventory
+from butler_maint.playbooks.connection import (
+    UserSettings,
+    connection_env,
+    play_environment,
+    remote_cleanup_script,
+)
 from tests.harness.sshd_fleet import FleetFactory, SshdFleet, descendants, live
 
 pytestmark = pytest.mark.integration
@@ -349,6 +356,77 @@ def test_a_stop_before_the_start_runs_nothing(
     ):
         assert result.stopped and result.message == "stopped before the check script started"
     assert not sentinel.exists()
+
+
+# -- after a cancelled play: tasks left on the hosts ---------------------------------------
+
+
+def tasks_of(marker: str) -> set[int]:
+    """Processes with ``BUTLER_PLAY_RUN=marker`` in their environment (a play's tasks)."""
+    needle = f"BUTLER_PLAY_RUN={marker}".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found.add(int(entry.name))
+    return live(found)
+
+
+def test_a_cancelled_plays_tasks_are_found_and_killed_on_the_host(
+    sshd_fleet_factory: FleetFactory, tmp_path: Path
+) -> None:
+    """Real ansible-playbook, cancelled the way ansible-runner cancels it (SIGKILL to its
+    process group): its task goes on running on the host until the cleanup script kills
+    it, found by the marker the play's ``environment`` put on it. Processes of another
+    run are left alone."""
+    fleet = sshd_fleet_factory(1)
+    name = next(iter(fleet.hosts))
+    inventory = fleet.write_inventory(
+        tmp_path / "play-hosts.yml",
+        extra_vars={name: {"ansible_python_interpreter": "/usr/bin/python3"}},
+    )
+    marker, other = f"run-{os.getpid()}", f"other-{os.getpid()}"
+    playbook = tmp_path / "slow.yml"
+    play = {
+        "hosts": "all",
+        "gather_facts": False,
+        "environment": play_environment(marker),
+        "tasks": [{"command": "sleep 60"}],
+    }
+    playbook.write_text(yaml.safe_dump([play]))
+    run_dir, control = tmp_path / "run", tmp_path / "cp"
+    run_dir.mkdir()
+    control.mkdir()
+    env = {**os.environ, **connection_env(settings(fleet), UserSettings(), run_dir, control).env}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    with (tmp_path / "ansible.out").open("wb") as out:
+        ansible = subprocess.Popen(
+            ["ansible-playbook", "-i", str(inventory), str(playbook)],
+            stdout=out, stderr=out, env=env, start_new_session=True,
+        )  # fmt: skip
+    host = fleet_host(fleet, tmp_path)
+    bystander = subprocess.Popen(["sleep", "60"], env={**os.environ, "BUTLER_PLAY_RUN": other})
+    try:
+        assert wait_for(lambda: bool(tasks_of(marker)) or ansible.poll() is not None)
+        tasks = tasks_of(marker)
+        assert tasks, (tmp_path / "ansible.out").read_text()[-2000:]
+        os.killpg(ansible.pid, signal.SIGKILL)  # what a cancel does
+        ansible.wait(WAIT_S)
+        for pid in marked(str(control)):  # the ControlPersist master, as stop_strays does
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        assert live(tasks), "the task should still be running on the host"
+        cleaned = run_ssh(host, remote_cleanup_script(marker), settings(fleet))
+        assert cleaned.status == "ok", cleaned
+        assert cleaned.stdout.split(), cleaned  # the pids it killed
+        assert wait_for(lambda: not live(tasks), timeout=5), live(tasks)
+        assert bystander.poll() is None  # another run's process is untouched
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(ansible.pid, signal.SIGKILL)
+        bystander.kill()
+        bystander.wait()
 
 
 # -- 9. paramiko stays quiet ---------------------------------------------------------------
