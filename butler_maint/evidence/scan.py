@@ -15,7 +15,7 @@ from typing import Any
 
 from butler_maint.evidence.canonical import compute_digest
 from butler_maint.evidence.errors import ReportFormatError
-from butler_maint.evidence.index import entry_from_document
+from butler_maint.evidence.index import IndexEntry, entry_from_document
 from butler_maint.evidence.layout import ARTIFACTS_DIR, is_report_id, rel_path
 from butler_maint.evidence.migrate import is_legacy
 from butler_maint.evidence.yamlio import Reader, Renderer
@@ -34,7 +34,7 @@ class Scanned:
     computed: str | None = None
     previous: str | None = None
     problem: str | None = None
-    entry: dict[str, Any] | None = None
+    entry: IndexEntry | None = None
 
 
 def report_files(root: Path) -> list[str]:

@@ -35,7 +35,13 @@ from butler_maint.evidence import fsutil, gitlog
 from butler_maint.evidence.build import INLINE_MAX, Spill, finalize
 from butler_maint.evidence.canonical import compute_digest, scrub, to_document
 from butler_maint.evidence.errors import EvidenceError, ReportFormatError, ReportNotFound
-from butler_maint.evidence.index import INDEX_FILE, entry_from_document, entry_line, last_entry
+from butler_maint.evidence.index import (
+    INDEX_FILE,
+    chained,
+    entry_from_document,
+    entry_line,
+    last_entry,
+)
 from butler_maint.evidence.layout import (
     ARTIFACTS_DIR,
     HEAD_FILE,
@@ -168,7 +174,7 @@ class EvidenceStore:
             self._create(rel, render(doc).encode("utf-8"))
             entry = entry_from_document(doc, rel, head.tmax)
             fsutil.append_line(self.index_path, entry_line(entry), root=self.root)
-            self._put_head(Head(doc["digest"], report_id, rel, head.count + 1, entry["tmax"]))
+            self._put_head(Head(doc["digest"], report_id, rel, head.count + 1, entry.tmax))
         git_error = self._commit(rel, report) if self.git else None
         self._prune_artifacts()
         return WrittenReport(
@@ -322,7 +328,7 @@ class EvidenceStore:
             entry = entry_from_document(doc, head.pending, head.tmax)
             if _last_digest(self.index_path) == head.digest:
                 fsutil.append_line(self.index_path, entry_line(entry), root=self.root)
-            settled = Head(doc["digest"], doc["id"], head.pending, head.count + 1, entry["tmax"])
+            settled = Head(doc["digest"], doc["id"], head.pending, head.count + 1, entry.tmax)
         self._put_head(settled)
         return settled
 
@@ -361,9 +367,7 @@ class EvidenceStore:
         return self._write_index(chain_order(self.root))
 
     def _write_index(self, ordered: Sequence[Any]) -> int:
-        from butler_maint.evidence.verify import index_lines
-
-        lines = [entry_line(e) + "\n" for e in index_lines(ordered)]
+        lines = [entry_line(e) + "\n" for e in chained(s.entry for s in ordered if s.entry)]
         fsutil.make_dirs(self.root)
         fsutil.replace_file(self.index_path, "".join(lines).encode("utf-8"), root=self.root)
         return len(lines)
@@ -382,7 +386,7 @@ class EvidenceStore:
         last = last_entry(self.index_path)
         if last is None:
             return Head()
-        return Head(last["digest"], last["id"], last["path"], count, last["tmax"])
+        return Head(last.digest, last.id, last.path, count, last.tmax)
 
     # -- after the write ----------------------------------------------------------
 
@@ -405,7 +409,7 @@ _HEAD_TEXT = ("digest", "id", "path", "tmax", "pending")
 def _last_digest(index: Path) -> object:
     """The digest of the index's last entry (None without one)."""
     last = last_entry(index)
-    return None if last is None else last.get("digest")
+    return None if last is None else last.digest
 
 
 def _parse_head(raw: bytes, path: Path) -> Head:

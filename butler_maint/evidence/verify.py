@@ -26,7 +26,7 @@ from typing import Any
 
 from butler_maint.evidence import fsutil
 from butler_maint.evidence.errors import EvidenceError
-from butler_maint.evidence.index import INDEX_FILE, entry_line
+from butler_maint.evidence.index import INDEX_FILE, chained
 from butler_maint.evidence.layout import HEAD_FILE
 from butler_maint.evidence.scan import Scanned, scan_store
 
@@ -231,13 +231,7 @@ def chain_order(root: Path, jobs: int | None = None) -> list[Scanned]:
 def index_lines(ordered: Iterable[Scanned]) -> list[dict[str, Any]]:
     """The index ``report reindex`` writes for reports in chain order: one JSON object
     per report, each with the running ``tmax``."""
-    lines, tmax = [], ""
-    for scanned in ordered:
-        assert scanned.entry is not None
-        entry = json.loads(entry_line(scanned.entry))
-        entry["tmax"] = tmax = max(tmax, str(entry["finished"]))
-        lines.append(entry)
-    return lines
+    return [e.to_json() for e in chained(s.entry for s in ordered if s.entry is not None)]
 
 
 def index_problems(root: Path, members: list[Scanned], *, pending: bool) -> list[Problem]:

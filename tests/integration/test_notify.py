@@ -287,7 +287,7 @@ def test_run_due_notifies_failure_then_recovery_and_nothing_else(
     steady = run_due(3)  # pass after pass -> no rule fires
     assert steady.exit_code == 0, steady.output
 
-    ids = [e["id"] for e in read_entries(tmp_path / "evidence" / "index.jsonl")]
+    ids = [e.id for e in read_entries(tmp_path / "evidence" / "index.jsonl")]
     assert len(ids) == 3
     sent = [(b["schedule"], b["report"], b["result"], b["previous_result"]) for b in state.bodies]
     assert sent == [

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from butler_maint.cli import cli
 from butler_maint.evidence import EvidenceStore
-from butler_maint.evidence.index import read_entries
+from butler_maint.evidence.index import IndexEntry, read_entries
 
 pytestmark = pytest.mark.integration
 BUTLER = str(Path(sys.executable).parent / "butler-maint")
@@ -185,9 +185,9 @@ def routine_repo(tmp_path: Path, fleet, missed: str) -> Path:  # type: ignore[no
     return repo(tmp_path, fleet, doc)
 
 
-def cron_runs(root: Path) -> list[dict[str, object]]:
+def cron_runs(root: Path) -> list[IndexEntry]:
     index = root / "evidence" / "index.jsonl"
-    return [e for e in read_entries(index) if e.get("trigger") == "cron"] if index.exists() else []
+    return [e for e in read_entries(index) if e.trigger == "cron"] if index.exists() else []
 
 
 @pytest.mark.parametrize("missed", ["run-once", "skip"])
