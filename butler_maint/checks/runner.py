@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from butler_maint.checks.base import CheckType, Raw, Status, Verdict
 from butler_maint.checks.script import Framed, build_script, new_token, parse_output
+from butler_maint.checks.testinfra import SubResult
 from butler_maint.executors import Execution
-from butler_maint.executors.testinfra import SubResult
 from butler_maint.inventory import HostInfo
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check, Spec

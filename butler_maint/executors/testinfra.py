@@ -4,14 +4,14 @@ testinfra's paramiko backend never verifies host keys, so we use its ``ssh`` bac
 with an ssh_config we write: the same address, port, user, key and known_hosts files
 as our own SSH checks, ``StrictHostKeyChecking yes`` (``accept-new`` only with
 ``--accept-new-host-keys``), no agent forwarding, and a ControlMaster so the module's
-commands share one connection. Each test function becomes a sub-result.
+commands share one connection. The JUnit XML pytest writes is returned as it is;
+``checks.testinfra`` judges it (each test function becomes a sub-result).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,24 +21,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from xml.etree import ElementTree as ET
 
-from butler_maint.checks.base import Status, Verdict
 from butler_maint.executors.ssh import SshOptions
 from butler_maint.inventory import HostInfo
 
 _ALIAS = "butler-target"
 _POLL_S = 0.05  # how often a running module looks at its stop and deadline
-_PARAM = re.compile(r"\[[^\]]*\]$")
 
 
 @dataclass(frozen=True)
-class SubResult:
-    """One test function of a testinfra module."""
+class ModuleRun:
+    """What running a testinfra module gave: pytest's JUnit XML and exit status, or the
+    reason there is none (judged in ``checks.testinfra``)."""
 
-    name: str
-    status: Status
-    message: str = ""
+    junit: str | None = None
+    rc: int | None = None
+    problem: str = ""
 
 
 class UnsafeConfigValue(ValueError):
@@ -124,13 +122,13 @@ def ssh_config(host: HostInfo, options: SshOptions, control_dir: Path) -> str:
 
 def run_testinfra(
     host: HostInfo, module: Path, options: SshOptions, *, stop: threading.Event | None = None
-) -> tuple[Verdict, list[SubResult]]:
-    """Run ``module`` against ``host``; the verdict sums up its test functions.
+) -> ModuleRun:
+    """Run ``module`` against ``host`` with pytest; its JUnit XML, or why there is none.
 
     pytest runs in a session of its own, killed whole at ``command_timeout`` or once
-    ``stop`` is set (the verdict's message then starts with "stopped")."""
+    ``stop`` is set (the problem then starts with "stopped")."""
     if not module.is_file():
-        return Verdict(Status.ERROR, message=f"testinfra module {module} does not exist"), []
+        return ModuleRun(problem=f"testinfra module {module} does not exist")
     with tempfile.TemporaryDirectory(prefix="butler-testinfra-") as tmp:
         work = Path(tmp)
         (work / "pytest.ini").write_text("[pytest]\n")
@@ -140,10 +138,10 @@ def run_testinfra(
             try:
                 (work / "ssh_config").write_text(ssh_config(host, options, work))
             except UnsafeConfigValue as exc:
-                return Verdict(Status.ERROR, message=str(exc)), []
+                return ModuleRun(problem=str(exc))
             refused = _preflight(work / "ssh_config", options.connect_timeout + 5)
             if refused:
-                return Verdict(Status.ERROR, message=refused), []
+                return ModuleRun(problem=refused)
         command = [
             sys.executable, "-m", "pytest", str(module), "-q", "-p", "no:cacheprovider",
             "-c", str(work / "pytest.ini"), "--rootdir", str(module.parent),
@@ -160,16 +158,15 @@ def run_testinfra(
                 capture_output=True, timeout=10, check=False,
             )  # fmt: skip
         if rc == "stopped":
-            return Verdict(Status.ERROR, message="stopped: the testinfra run was killed"), []
+            return ModuleRun(problem="stopped: the testinfra run was killed")
         if rc == "timeout":
             limit = f"{options.command_timeout:g}"
-            return Verdict(Status.ERROR, message=f"testinfra run exceeded {limit} s"), []
+            return ModuleRun(problem=f"testinfra run exceeded {limit} s")
         report = work / "junit.xml"
         if not report.exists():
             tail = _tail(work / "pytest.out").strip().splitlines()[-1:] or ["no output"]
-            return Verdict(Status.ERROR, message=f"pytest did not run: {tail[0][:300]}"), []
-        subs = parse_junit(report.read_text())
-    return summarise(subs, rc), subs
+            return ModuleRun(problem=f"pytest did not run: {tail[0][:300]}")
+        return ModuleRun(report.read_text(), rc)
 
 
 def _pytest(
@@ -214,42 +211,3 @@ def _preflight(config: Path, timeout: float) -> str | None:
         return None
     lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()] or ["no output"]
     return f"ssh for testinfra failed (exit {done.returncode}): {' / '.join(lines[-2:])[:300]}"
-
-
-def parse_junit(text: str) -> list[SubResult]:
-    """Test functions and their outcomes from pytest's JUnit XML."""
-    subs = []
-    # Written by our own pytest child (no DTD); host output inside it is escaped text.
-    for case in ET.fromstring(text).iter("testcase"):  # noqa: S314
-        name = _PARAM.sub("", case.get("name", "?"))
-        status: Status = "pass"
-        message = ""
-        for tag, meaning in (("failure", "fail"), ("error", "error"), ("skipped", "skipped")):
-            found = case.find(tag)
-            if found is not None:
-                status = meaning  # type: ignore[assignment]
-                message = (
-                    (found.get("message") or "").splitlines()[0][:300]
-                    if found.get("message")
-                    else ""
-                )
-                break
-        subs.append(SubResult(name, status, message))
-    return subs
-
-
-def summarise(subs: list[SubResult], rc: int) -> Verdict:
-    """One verdict for a module: fail beats error beats pass."""
-    counts = {
-        s: sum(1 for x in subs if x.status == s) for s in ("pass", "fail", "error", "skipped")
-    }
-    observed = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no tests"
-    if not subs:
-        return Verdict("error", observed, "all tests pass", f"no test ran (pytest exit {rc})")
-    if counts["fail"]:
-        first = next(s for s in subs if s.status == "fail")
-        return Verdict("fail", observed, "all tests pass", f"{first.name}: {first.message}")
-    if counts["error"]:
-        first = next(s for s in subs if s.status == "error")
-        return Verdict("error", observed, "all tests pass", f"{first.name}: {first.message}")
-    return Verdict("pass", observed, "all tests pass")

@@ -18,11 +18,12 @@ from pathlib import Path
 
 from butler_maint.checks.base import Verdict
 from butler_maint.checks.runner import Context, HostRun, not_run, run_checklist
+from butler_maint.checks.testinfra import SubResult, judge_module
 from butler_maint.checks.types import REGISTRY
 from butler_maint.executors import Execution
 from butler_maint.executors.local import run_local
 from butler_maint.executors.ssh import SshOptions, known_hosts, run_ssh
-from butler_maint.executors.testinfra import SubResult, run_testinfra
+from butler_maint.executors.testinfra import run_testinfra
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check
@@ -56,7 +57,7 @@ def real_reach(root: Path, options: SshOptions, stop: Stop) -> Reach:
         return run_ssh(host, script, options, trusted, stop=stop.event)
 
     def testinfra(host: HostInfo, module: str) -> tuple[Verdict, list[SubResult]]:
-        return run_testinfra(host, root / module, options)
+        return judge_module(run_testinfra(host, root / module, options, stop=stop.event))
 
     return Reach(execute, testinfra)
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from butler_maint.checks.runner import CheckResult
+from butler_maint.checks.testinfra import SubResult
 from butler_maint.evidence import (
     Approval,
     Content,
@@ -38,7 +39,6 @@ from butler_maint.evidence import (
 )
 from butler_maint.evidence import Inventory as InventoryRecord
 from butler_maint.evidence.provenance import content_provenance, tool_versions
-from butler_maint.executors.testinfra import SubResult
 from butler_maint.inventory import Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.config import ProjectConfig

@@ -27,10 +27,10 @@ import pytest
 import yaml
 
 from butler_maint.checks.base import Verdict
-from butler_maint.executors import Execution
+from butler_maint.checks.testinfra import SubResult, judge_module
+from butler_maint.executors import Execution, testinfra
 from butler_maint.executors.local import run_local
 from butler_maint.executors.ssh import SshOptions, run_ssh
-from butler_maint.executors.testinfra import SubResult, run_testinfra
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.playbooks.connection import (
     UserSettings,
@@ -45,6 +45,13 @@ pytestmark = pytest.mark.integration
 BUTLER = str(Path(sys.executable).parent / "butler-maint")
 WAIT_S = 30.0  # generous bounds for things that take milliseconds
 POLL_S = 0.02
+
+
+def run_testinfra(
+    host: HostInfo, module: Path, options: SshOptions, *, stop: threading.Event | None = None
+) -> tuple[Verdict, list[SubResult]]:
+    """Run the module (executor) and judge it (checks), as a checklist run does."""
+    return judge_module(testinfra.run_testinfra(host, module, options, stop=stop))
 
 
 def butler(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

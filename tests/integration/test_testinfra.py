@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from butler_maint.checks.base import Verdict
+from butler_maint.checks.testinfra import SubResult, judge_module, parse_junit
+from butler_maint.executors import testinfra
 from butler_maint.executors.ssh import SshOptions
-from butler_maint.executors.testinfra import parse_junit, run_testinfra
 from butler_maint.inventory import HostInfo, Inventory
 
 pytestmark = pytest.mark.integration
@@ -22,6 +24,13 @@ def test_marker_file(host):
 def test_echo(host):
     assert host.run("echo hi").stdout.strip() == "hi"
 """
+
+
+def run_testinfra(
+    host: HostInfo, module: Path, options: SshOptions
+) -> tuple[Verdict, list[SubResult]]:
+    """Run the module (executor) and judge it (checks), as a checklist run does."""
+    return judge_module(testinfra.run_testinfra(host, module, options))
 
 
 def target(fleet, tmp_path: Path) -> HostInfo:  # type: ignore[no-untyped-def]

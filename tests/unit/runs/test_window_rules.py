@@ -13,7 +13,7 @@ from butler_maint.checks.base import Verdict
 from butler_maint.evidence import EvidenceStore, HostStats, PlaybookStep, Report, Result, Status
 from butler_maint.executors import Execution
 from butler_maint.executors.local import run_local
-from butler_maint.executors.testinfra import SubResult
+from butler_maint.checks.testinfra import SubResult
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.config import load_config
 from butler_maint.model.schedule import PlaybookStep as PlaybookStepSpec
