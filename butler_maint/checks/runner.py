@@ -18,14 +18,14 @@ from pydantic import ValidationError
 from butler_maint.checks.base import CheckType, Raw, Status, Verdict
 from butler_maint.checks.script import Framed, build_script, new_token, parse_output
 from butler_maint.checks.testinfra import SubResult
-from butler_maint.executors import Execution
+from butler_maint.executors import Execution, OutputLimits, Segment
 from butler_maint.inventory import HostInfo
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check, Spec
 from butler_maint.redact import Redactor
 from butler_maint.templating import TemplateProblem, evaluate, render_data, templates_in
 
-Executor = Callable[[HostInfo, str], Execution]
+Executor = Callable[[HostInfo, str, OutputLimits], Execution]
 Attest = Callable[[HostInfo, Check], Verdict]
 Registry = Mapping[str, CheckType]
 Testinfra = Callable[[HostInfo, str], tuple[Verdict, list[SubResult]]]
@@ -44,6 +44,7 @@ class CheckResult:
     message: str = ""
     kind: str = ""
     sub: tuple[SubResult, ...] = ()
+    cut: Segment | None = None  # the check's output, when it was too long to keep whole
 
 
 @dataclass(frozen=True)
@@ -136,10 +137,11 @@ def execute_host(planned: Planned, ctx: Context) -> HostRun:
     host = planned.host
     verdicts: dict[str, tuple[Verdict, int]] = {k: (v, 0) for k, v in planned.decided.items()}
     execution: Execution | None = None
+    token = new_token()
     if planned.send:
-        token = new_token()
         fragments = [(c.id, ctx.registry[c.kind].fragment(spec)) for c, spec in planned.send]
-        execution = ctx.executor(host, build_script(fragments, token))
+        limits = OutputLimits(frame_marker=f"{token} ".encode())
+        execution = ctx.executor(host, build_script(fragments, token), limits)
         verdicts.update(_judge_all(planned, execution, token, ctx.registry))
     subs: dict[str, list[SubResult]] = {}
     for check, module in planned.modules:
@@ -149,6 +151,11 @@ def execute_host(planned: Planned, ctx: Context) -> HostRun:
         for check_id, (verdict, ms) in verdicts.items()
     ]
     results = [_with_subs(r, subs.get(r.check, []), ctx.redactor) for r in results]
+    if execution is not None and execution.cut:  # a check printed more than is kept
+        results = [
+            replace(r, cut=execution.segment_after(f"{token} B {r.check}".encode()))
+            for r in results
+        ]
     reached = execution is None or execution.status != "unreachable"
     return HostRun(host.name, results, execution.host_key if execution else None, reached)
 

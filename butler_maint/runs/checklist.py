@@ -20,7 +20,7 @@ from butler_maint.checks.base import Verdict
 from butler_maint.checks.runner import Context, HostRun, not_run, run_checklist
 from butler_maint.checks.testinfra import SubResult, judge_module
 from butler_maint.checks.types import REGISTRY
-from butler_maint.executors import Execution
+from butler_maint.executors import Execution, OutputLimits
 from butler_maint.executors.local import run_local
 from butler_maint.executors.ssh import SshOptions, known_hosts, run_ssh
 from butler_maint.executors.testinfra import run_testinfra
@@ -33,7 +33,7 @@ from butler_maint.runs.stop import Stop, Stopped
 from butler_maint.templating import env_names, templates_in
 from butler_maint.waivers import LoadedWaiver, inventory_matcher, waive_runs
 
-Execute = Callable[[HostInfo, str], Execution]
+Execute = Callable[[HostInfo, str, OutputLimits], Execution]
 RunModule = Callable[[HostInfo, str], tuple[Verdict, list[SubResult]]]
 
 
@@ -49,12 +49,13 @@ def real_reach(root: Path, options: SshOptions, stop: Stop) -> Reach:
     """Local hosts run ``sh`` here, the others are reached over SSH; ``stop`` ends them."""
     trusted = known_hosts(options)  # read once per run, shared by every host
 
-    def execute(host: HostInfo, script: str) -> Execution:
+    def execute(host: HostInfo, script: str, limits: OutputLimits) -> Execution:
         if host.connection == "local":
             return run_local(
-                script, deadline_s=options.command_timeout, become=host.become, stop=stop.event
-            )
-        return run_ssh(host, script, options, trusted, stop=stop.event)
+                script, deadline_s=options.command_timeout, become=host.become,
+                stop=stop.event, limits=limits,
+            )  # fmt: skip
+        return run_ssh(host, script, options, trusted, stop=stop.event, limits=limits)
 
     def testinfra(host: HostInfo, module: str) -> tuple[Verdict, list[SubResult]]:
         return judge_module(run_testinfra(host, root / module, options, stop=stop.event))

@@ -29,6 +29,7 @@ from butler_maint.evidence import (
     Content,
     EvidenceStore,
     Kind,
+    Output,
     Override,
     ReportDraft,
     Result,
@@ -39,6 +40,7 @@ from butler_maint.evidence import (
 )
 from butler_maint.evidence import Inventory as InventoryRecord
 from butler_maint.evidence.provenance import content_provenance, tool_versions
+from butler_maint.executors import Segment
 from butler_maint.inventory import Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.config import ProjectConfig
@@ -60,7 +62,17 @@ def to_result(result: CheckResult) -> Result:
         ms=result.ms,
         message=result.message or None,
         sub=[_sub(result.host, s) for s in result.sub] or None,
+        output=_cut_output(result.cut) if result.cut else None,
     )
+
+
+def _cut_output(cut: Segment) -> Output:
+    """What is recorded of a check's output too long to keep: its size and sha256 (the
+    judge saw only the head kept)."""
+    return Output(
+        text=f"(output of {cut.size} bytes; the first {cut.kept} were judged)",
+        truncated=True, bytes=cut.size, sha256=f"sha256:{cut.sha256}",
+    )  # fmt: skip
 
 
 def checklist_files(root: Path, checklist: Checklist, path: Path) -> list[Path]:

@@ -106,3 +106,33 @@ def test_bad_checklist_exits_2_with_position(repo: Path) -> None:
     result = CliRunner().invoke(cli, ["-C", str(repo), "check", "smoke"])
     assert result.exit_code == 2
     assert "smoke.yaml:6:21: checks[0].disk.max_pct: unknown field" in result.stderr
+
+
+def test_a_check_printing_megabytes_is_recorded_by_size_and_sha256(repo: Path) -> None:
+    """Output beyond what is kept is counted and hashed, not held: the check is judged
+    on the kept head, the report records the full size and sha256, and the checks after
+    it keep their own output."""
+    import hashlib
+
+    from butler_maint.evidence import EvidenceStore
+
+    size = 12 * 2**20
+    chatty = f"""checklist: chatty
+hosts: linux
+checks:
+  - id: big
+    command: {{run: "yes 0123456789abcdef | head -c {size}"}}
+  - id: after
+    command: {{run: "echo still-here", expect: {{stdout: "^still-here$"}}}}
+"""
+    (repo / "checklists" / "chatty.yaml").write_text(chatty)
+    done = run(repo, "chatty", "-i", str(repo / "inventories" / "local.yml"))
+    assert done.exit_code == 0, done.output
+    report = EvidenceStore(repo / "evidence").load("latest")
+    by = {r.check: r for r in report.steps[0].results}
+    assert by["big"].status == "pass" and by["after"].status == "pass"
+    full = (b"0123456789abcdef\n" * (size // 17 + 1))[:size]
+    assert by["big"].output is not None and by["big"].output.truncated
+    assert by["big"].output.bytes == size
+    assert by["big"].output.sha256 == f"sha256:{hashlib.sha256(full).hexdigest()}"
+    assert by["after"].output is None

@@ -66,7 +66,7 @@ def run(
         trusted_known_hosts=(),
         **options,
     )
-    ctx = Context(lambda h, s: run_ssh(h, s, settings), Redactor(), REGISTRY)
+    ctx = Context(lambda h, s, lim: run_ssh(h, s, settings, limits=lim), Redactor(), REGISTRY)
     return run_checklist(cl, inventory.select("all"), ctx=ctx, attest=never_attest), settings
 
 

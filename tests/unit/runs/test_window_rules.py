@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from butler_maint.checks.base import Verdict
-from butler_maint.evidence import EvidenceStore, HostStats, PlaybookStep, Report, Result, Status
-from butler_maint.executors import Execution
-from butler_maint.executors.local import run_local
 from butler_maint.checks.testinfra import SubResult
+from butler_maint.evidence import EvidenceStore, HostStats, PlaybookStep, Report, Result, Status
+from butler_maint.executors import Execution, OutputLimits
+from butler_maint.executors.local import run_local
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.config import load_config
 from butler_maint.model.schedule import PlaybookStep as PlaybookStepSpec
@@ -46,11 +46,11 @@ class FakeReach:
         self.calls: list[str] = []
         self.stop_after = stop_after
 
-    def execute(self, host: HostInfo, script: str) -> Execution:
+    def execute(self, host: HostInfo, script: str, limits: OutputLimits) -> Execution:
         self.calls.append(host.name)
         if host.name in self.down:
             return Execution("unreachable", message="connection refused (fake)")
-        done = run_local(script, deadline_s=10)
+        done = run_local(script, deadline_s=10, limits=limits)
         if self.stop_after and len(self.calls) == self.stop_after[1]:
             self.stop_after[0].request(15)  # as a signal would, while this host finishes
         return done
