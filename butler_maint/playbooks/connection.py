@@ -30,7 +30,7 @@ import contextlib
 import shlex
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from butler_maint.errors import ButlerError
@@ -306,3 +306,35 @@ def remote_cleanup_script(marker: str) -> str:
     Run it on each host of a cancelled run (``run_ssh(host, script, options)``, or
     ``run_local`` for local hosts); on a host where nothing is left it does nothing."""
     return _CLEANUP.replace("{needle}", shlex.quote(f"{MARKER_VAR}={marker}"))
+
+
+CLEANUP_DEADLINE_S = 3.0
+"""How long ending a cancelled run's tasks may take on one host (hosts in parallel)."""
+
+
+def end_remote_tasks(hosts: list[HostInfo], marker: str, options: SshOptions) -> None:
+    """Run :func:`remote_cleanup_script` on every host of a cancelled run, in parallel,
+    each within ``CLEANUP_DEADLINE_S`` (a host that cannot be reached has nothing to end
+    that we could end)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from butler_maint.executors.local import run_local
+    from butler_maint.executors.ssh import known_hosts, run_ssh
+
+    script = remote_cleanup_script(marker)
+    quick = replace(
+        options, accept_new=False, connect_timeout=CLEANUP_DEADLINE_S,
+        banner_timeout=CLEANUP_DEADLINE_S, auth_timeout=CLEANUP_DEADLINE_S,
+        command_timeout=CLEANUP_DEADLINE_S,
+    )  # fmt: skip
+    trusted = known_hosts(quick)
+
+    def end(host: HostInfo) -> None:
+        if host.connection == "local":
+            run_local(script, deadline_s=CLEANUP_DEADLINE_S, become=host.become)
+        else:
+            run_ssh(host, script, quick, trusted)
+
+    if hosts:
+        with ThreadPoolExecutor(max_workers=min(20, len(hosts))) as pool:
+            list(pool.map(end, hosts))

@@ -100,8 +100,9 @@ def invocation(request: PlayRequest, plan: Plan, run_dir: Path, marker: str) -> 
     user = connection.read_user_settings(request.root, os.environ)
     options = ssh_options(request.config.ssh, request.root, request.accept_new_host_keys)
     conn = connection.connection_env(options, user, run_dir, control_dir)
+    playbook, warnings = _playbook_to_run(request, plan.plays, marker)
     spec = RunSpec(
-        playbook=_playbook_to_run(request, plan.plays),
+        playbook=playbook,
         inventories=tuple(p.absolute() for p in request.inventory.sources),
         cwd=request.root,
         args=tuple(plan.args),
@@ -109,7 +110,7 @@ def invocation(request: PlayRequest, plan: Plan, run_dir: Path, marker: str) -> 
         forks=request.forks or request.config.forks,
         limit=request.limit,
     )
-    return Invocation(spec, control_dir, conn.warnings, marker)
+    return Invocation(spec, control_dir, (*conn.warnings, *warnings), marker)
 
 
 def _control_dir(run_dir: Path) -> Path:
@@ -128,14 +129,24 @@ def _path_env() -> dict[str, str]:
     return {"PATH": f"{here}{os.pathsep}{path}"} if here else {}
 
 
-def _playbook_to_run(request: PlayRequest, entries: list[Any]) -> Path:
-    """The playbook itself, or a copy with serial/max_fail_percentage set on every play."""
-    if request.serial is None and request.max_fail_percentage is None:
-        return request.playbook.absolute()
-    batched = plays.batched(entries, request.serial, request.max_fail_percentage)
+def _playbook_to_run(
+    request: PlayRequest, entries: list[Any], marker: str
+) -> tuple[Path, tuple[str, ...]]:
+    """A hidden copy of the playbook whose plays tag their processes on the hosts with
+    the run's marker (so a cancelled run's tasks can be ended there), with
+    serial/max_fail_percentage set on every play when asked for."""
+    copy = plays.tagged(entries, connection.play_environment(marker))
+    batched = request.serial is not None or request.max_fail_percentage is not None
+    if batched:
+        copy = plays.batched(copy, request.serial, request.max_fail_percentage)
     try:
-        return plays.write_copy(request.playbook.absolute(), batched)
+        return plays.write_copy(request.playbook.absolute(), copy), ()
     except OSError as ex:
-        raise CannotRunError(
-            f"cannot write the batched copy of {request.playbook} next to it: {ex.strerror}"
-        ) from None
+        if batched:
+            raise CannotRunError(
+                f"cannot write the batched copy of {request.playbook} next to it: {ex.strerror}"
+            ) from None
+        return request.playbook.absolute(), (
+            f"cannot write a copy of {request.playbook} next to it ({ex.strerror}): "
+            "tasks still running on the hosts when the run is stopped are not ended there",
+        )

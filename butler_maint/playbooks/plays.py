@@ -139,6 +139,23 @@ def batched(
     return [play if imports([play]) else {**play, **settings} for play in plays]
 
 
+def tagged(plays: list[Any], environment: dict[str, str]) -> list[Any]:
+    """Copies of the plays with ``environment`` added to theirs (imports untouched)."""
+    out = []
+    for play in plays:
+        if imports([play]) or not isinstance(play, dict):
+            out.append(play)
+            continue
+        own = play.get("environment")
+        env: Any = dict(environment) if own is None else [*_listed(own), dict(environment)]
+        out.append({**play, "environment": env})
+    return out
+
+
+def _listed(environment: Any) -> list[Any]:
+    return list(environment) if isinstance(environment, list) else [environment]
+
+
 def write_copy(original: Path, plays: list[Any]) -> Path:
     """Write ``plays`` as a hidden playbook next to ``original`` (0600); return its path."""
     path = original.parent / f"{COPY_PREFIX}{secrets.token_hex(4)}-{original.name}"

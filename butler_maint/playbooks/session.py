@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from butler_maint.evidence import HostStats, PlaybookStep, Result
+from butler_maint.executors.options import ssh_options
 from butler_maint.inventory import Inventory
 from butler_maint.model.config import ProjectConfig
 from butler_maint.playbooks.artifacts import EventSink, finish_keep_dir, remove_tree
+from butler_maint.playbooks.connection import end_remote_tasks
 from butler_maint.playbooks.events import PlayLog, Update
 from butler_maint.playbooks.plan import Invocation, Plan, invocation
 from butler_maint.playbooks.runner import RunnerExit, run_playbook, stop_strays
@@ -92,7 +94,7 @@ def run_play(
     started = datetime.now(UTC)
     try:
         how = invocation(request, plan, run_dir, secrets.token_hex(8))
-        ended = _execute(how, request, run_dir, handler, cancel)
+        ended = _execute(how, request, plan, run_dir, handler, cancel)
     finally:
         sink.close()
         remove_tree(run_dir)
@@ -107,16 +109,25 @@ def run_play(
     )  # fmt: skip
 
 
-def _execute(
-    how: Invocation, request: PlayRequest, run_dir: Path, handler: _Handler, cancel: Cancel
+def _execute(  # noqa: PLR0917 - one call site
+    how: Invocation,
+    request: PlayRequest,
+    plan: Plan,
+    run_dir: Path,
+    handler: _Handler,
+    cancel: Cancel,
 ) -> RunnerExit:
-    """Run, then stop what the run left and remove the batched copy, whatever happened."""
+    """Run, then stop what the run left (here, and on the hosts when it was cancelled) and
+    remove the playbook's copy, whatever happened."""
     try:
         ended = run_playbook(how.spec, run_dir / "runner", handler, cancel)
         finish_keep_dir(handler.sink.directory, ended.artifacts)
         return ended
     finally:
         stop_strays(how.marker, [how.control_dir])
+        if cancel():
+            options = ssh_options(request.config.ssh, request.root, accept_new=False)
+            end_remote_tasks(plan.hosts, how.marker, options)
         if how.spec.playbook != request.playbook.absolute():
             how.spec.playbook.unlink(missing_ok=True)
         if how.control_dir.parent != run_dir:

@@ -7,6 +7,7 @@ data dir (env/, passwords, command files) behind; every wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -248,6 +249,34 @@ def test_signal_during_a_long_task_records_interrupted(
     assert f"interrupted by signal {int(sig)}" in err
     assert "HOST" in out
     assert_clean(tmp_path, root, fleet)
+    assert_no_task_left(fleet, b"sleep\x0060")
+
+
+def assert_no_task_left(fleet: SshdFleet, command: bytes) -> None:
+    """No process a host's sshd started still runs ``command`` (a cancelled run's task).
+
+    The task's session ends with the connection, so its processes are orphans by then:
+    they are found by the ``SSH_CONNECTION`` their sshd gave them, which names its port."""
+    ports = {f" {fleet.host(name).port}".encode() for name in fleet.hosts}
+
+    def running() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            with contextlib.suppress(OSError):
+                if not entry.name.isdigit():
+                    continue
+                if not (entry / "cmdline").read_bytes().startswith(command):
+                    continue
+                env = (entry / "environ").read_bytes().split(b"\0")
+                conn = next((e for e in env if e.startswith(b"SSH_CONNECTION=")), b"")
+                if any(conn.endswith(port) for port in ports):
+                    found.append(int(entry.name))
+        return found
+
+    deadline = time.monotonic() + 5
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running() == []
 
 
 def test_check_mode_changes_nothing_and_is_a_dry_run(sshd_fleet_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
