@@ -136,3 +136,31 @@ checks:
     assert by["big"].output.bytes == size
     assert by["big"].output.sha256 == f"sha256:{hashlib.sha256(full).hexdigest()}"
     assert by["after"].output is None
+
+
+def test_an_expected_value_built_from_a_secret_is_masked(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``expect:`` rendered from an environment secret: the secret is masked in the
+    result's ``expected`` (report and terminal), as in ``observed``."""
+    from butler_maint.evidence import EvidenceStore
+
+    canary = "canary-expect-7d1f0c"
+    monkeypatch.setenv("BUTLER_TEST_DB_PASSWORD", canary)
+    doc = """checklist: secretive
+hosts: linux
+checks:
+  - id: db-password
+    command:
+      run: "echo wrong"
+      expect: {stdout: "{{ env('BUTLER_TEST_DB_PASSWORD') }}"}
+"""
+    (repo / "checklists" / "secretive.yaml").write_text(doc)
+    done = run(repo, "secretive", "-i", str(repo / "inventories" / "local.yml"))
+    assert done.exit_code == 1
+    assert canary not in done.output
+    result = EvidenceStore(repo / "evidence").load("latest").steps[0].results[0]
+    assert result.status == "fail"
+    assert "********" in (result.expected or "")
+    stored = [p.read_bytes() for p in (repo / "evidence").rglob("*") if p.is_file()]
+    assert stored and not any(canary.encode() in data for data in stored)
