@@ -87,6 +87,16 @@ PLAIN_CHECKS = f"""
     secret: true
     command:
       run: "cat {{{{ sandbox }}}}/secret.txt; cat {{{{ sandbox }}}}/secret.txt >&2; exit 4"
+  - id: env-big
+    command:
+      run: "for i in $(seq 400); do echo line $i {{{{ env('{ENV_NAME}') }}}}; done; exit 1"
+  - id: secret-big
+    secret: true
+    command: {{run: "for i in $(seq 400); do echo line $i; cat {{{{ sandbox }}}}/secret.txt; done"}}
+  - id: secret-huge
+    secret: true
+    command:
+      run: 'yes "x $(cat {{{{ sandbox }}}}/secret.txt)" | head -c 1100000; exit 1'
   - id: secret-file
     secret: true
     file: {{path: "{{{{ sandbox }}}}/secret.txt", contains: "^nothing-like-it"}}
@@ -100,6 +110,10 @@ VAULT_CHECKS = """
     command: {run: "echo {{ vault_expect }}", expect: {stdout: "{{ vault_expect }}"}}
   - id: vault-expect-miss
     command: {run: "echo other", expect: {stdout: "^{{ vault_expect }}$"}}
+  - id: vault-big
+    command: {run: "for i in $(seq 400); do echo line $i {{ vault_canary }}; done; exit 1"}
+  - id: vault-huge  # past the 1 MiB kept of one check's output: the cut lands mid-canary
+    command: {run: "yes 'x {{ vault_canary }}' | head -c 1100000; exit 1"}
   - id: vault-file-miss
     file: {path: "{{ sandbox }}/secret.txt", contains: "{{ vault_expect }}"}
 """
@@ -118,6 +132,12 @@ NO_LOG_TASKS = """
       no_log: true
       ignore_errors: true
 
+    - name: print the secret past the 4 KiB output limit without logging it
+      ansible.builtin.shell: "for i in $(seq 400); do cat {{ sandbox }}/nolog.txt; done; exit 1"
+      changed_when: false
+      ignore_errors: true
+      no_log: true
+
     - name: pass the hidden value on without logging it
       ansible.builtin.copy:
         content: "{{ hidden.stdout }}\\n"
@@ -134,6 +154,12 @@ PLAY_PLAYBOOK = (
       ansible.builtin.copy:
         content: "{{ vault_canary }} {{ vault_expect }}\\n"
         dest: "{{ sandbox }}/vault-used.txt"
+
+    - name: print the vault value past the 4 KiB output limit
+      ansible.builtin.shell: >-
+        seq -f '%g {{ vault_canary }}' 400; seq -f '%g {{ vault_canary }}' 400 >&2; exit 1
+      changed_when: false
+      ignore_errors: true
 
     - name: fail with a vault value in the message
       ansible.builtin.fail:
@@ -304,6 +330,8 @@ def matrix(
     butler("window run", "window", "run", "canary-window", *plain)
     butler("run-due", "run-due", "--at", DUE_AT.isoformat(), *plain)
     butler("validate", "validate")
+    butler("due", "due", "--format", "json")
+    butler("calendar", "calendar", "--days", "2", "--format", "json")
     listed = butler("report list", "report", "list", "--format", "json")
     ids = [entry["id"] for entry in json.loads(listed.stdout)]
     for report_id in [*ids, "latest"]:
@@ -319,11 +347,12 @@ def matrix(
     metrics = base / "metrics.prom"
     for fmt in ("text", "json", "csv"):
         butler(f"kpi {fmt}", "kpi", "--format", fmt, "--forecast", "--metrics-file", str(metrics))
-    for directory in (root / "evidence", site):
-        for path in sorted(directory.rglob("*")):
-            if path.is_file():
-                found.files[str(path.relative_to(base))] = path.read_bytes()
-    found.files["metrics.prom"] = metrics.read_bytes()
+    # Every file the runs could write: evidence (artifacts included), site, metrics,
+    # TMPDIR leftovers, and the content repo except the schedules (which hold the
+    # webhook URLs as written).
+    for path in sorted(base.rglob("*")):
+        if path.is_file() and not path.is_relative_to(root / "schedules"):
+            found.files[str(path.relative_to(base))] = path.read_bytes()
     for number, body in enumerate(state.bodies):
         found.files[f"webhook body {number}"] = body
     return found
@@ -331,7 +360,9 @@ def matrix(
 
 def test_the_matrix_ran_and_used_every_secret(matrix: Matrix) -> None:
     """The canaries were really used: checks judged them, tasks ran, webhooks got them."""
-    assert {matrix.codes[f"check --format {f}"] for f in ("text", "json", "yaml", "junit")} == {1}
+    for fmt in ("text", "json", "yaml", "junit"):
+        label = f"check --format {fmt}"
+        assert matrix.codes[label] == 1, matrix.outputs[f"{label} stderr"]
     assert matrix.codes["play"] == 0, matrix.outputs["play stderr"]
     assert matrix.codes["window run"] == 1, matrix.outputs["window run stderr"]
     assert matrix.codes["run-due"] == 1, matrix.outputs["run-due stderr"]
@@ -353,6 +384,8 @@ def test_the_matrix_ran_and_used_every_secret(matrix: Matrix) -> None:
         ("secret-fail", "fail"), ("secret-file", "fail"),
     ]:  # fmt: skip
         assert (check, status) in statuses
+    cut = [r for r in checks[0].steps[0].results if r.check in ("vault-huge", "secret-huge")]
+    assert len(cut) == 4 and all(r.output and r.output.truncated for r in cut), cut
     [window] = [r for r in entries if r.kind == "window"]
     assert {r.status for r in window.steps[0].results if r.check == "secret-pass"} == {"pass"}
     assert set(window.steps[1].hosts) == set(matrix.fleet.hosts)
@@ -370,21 +403,34 @@ def test_the_matrix_ran_and_used_every_secret(matrix: Matrix) -> None:
     basic = "Basic " + base64.b64encode(f"alice:{secret}".encode()).decode()
     assert basic in matrix.receiver.auth
     stderr = matrix.outputs["run-due stderr"].decode(errors="replace")
-    assert "run-due: notify: " in stderr or "notify: canary-routine" in stderr, stderr
+    assert "run-due: notify: canary-routine: could not deliver to webhook" in stderr, stderr
+    # the secrets were masked, not dropped: the mask shows where they were
+    assert b"token=********" in matrix.outputs["check --format text stdout"]
+    assert any(path.startswith("content/evidence/artifacts/") for path in matrix.files)
 
 
-def _hits(canary: str, sources: dict[str, bytes]) -> list[str]:
-    needle = canary.encode()
+def _needles(name: str) -> list[bytes]:
+    """The canary, and its first and last two thirds (a value cut by a truncation)."""
+    canary = CANARIES[name]
+    third = len(canary) // 3
+    needles = [canary, canary[: 2 * third], canary[third:]]
+    if name == "webhook-password":  # as HTTP Basic auth sends it
+        needles.append(base64.b64encode(f"alice:{canary}".encode()).decode())
+    return [needle.encode() for needle in needles]
+
+
+def _hits(name: str, sources: dict[str, bytes]) -> list[str]:
     shown = []
     for where, data in sources.items():
-        at = data.find(needle)
-        if at >= 0:
-            context = data[max(0, at - 120) : at + len(needle) + 60]
-            shown.append(f"{where} ({data.count(needle)}x): {context!r}")
+        for needle in _needles(name):
+            at = data.find(needle)
+            if at >= 0:
+                context = data[max(0, at - 120) : at + len(needle) + 60]
+                shown.append(f"{where}: {needle.decode()!r} {data.count(needle)}x: {context!r}")
     return shown
 
 
 @pytest.mark.parametrize("name", sorted(CANARIES))
 def test_canary_appears_nowhere(matrix: Matrix, name: str) -> None:
-    hits = _hits(CANARIES[name], {**matrix.outputs, **matrix.files})
+    hits = _hits(name, {**matrix.outputs, **matrix.files})
     assert hits == [], f"canary {name} leaked:\n" + "\n".join(hits)
