@@ -10,10 +10,9 @@ Commands, all through the real CLI against a 2-host sshd fleet: ``check`` (every
 ``--format``), ``play``, ``window run`` (a checklist step and a playbook step),
 ``run-due`` (a routine due now whose webhooks go to a receiver on 127.0.0.1 answering
 500 once then 200, and to a port refusing connections), ``validate``, ``due``,
-``calendar``, ``report
-list/show/export/diff/verify/render`` and ``kpi``. Then the evidence store (artifacts
-included), the site, the metrics file, every command's stdout and stderr and every body
-the receiver got are searched, as bytes, for each canary.
+``calendar``, ``report list/show/export/diff/verify/render`` and ``kpi``. Then the
+evidence store (artifacts included), the site, the metrics file, every command's stdout
+and stderr and every body the receiver got are searched, as bytes, for each canary.
 
 ``window run`` and ``run-due`` take no ``--vault-password-file`` and butler.yaml has no
 vault setting; given an inventory holding inline ``!vault`` values, ``window run`` stops
