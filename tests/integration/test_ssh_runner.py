@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from butler_maint.checks.base import CheckType, Raw, Verdict, q, verdict
-from butler_maint.redact import Redactor
 from butler_maint.checks.runner import Context, HostRun, run_checklist
 from butler_maint.executors.ssh import SshOptions, run_ssh
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check, CommandSpec, FileSpec
+from butler_maint.redact import Redactor
 from tests.harness.sshd_fleet import SshdFleet
 
 pytestmark = pytest.mark.integration

@@ -38,9 +38,9 @@ def _graph() -> dict[str, set[str]]:
             continue
         for name in _imports(path):
             parts = name.split(".")
-            if parts[0] == "butler_maint" and len(parts) > 1 and parts[1] in units:
-                if parts[1] != source:
-                    graph[source].add(parts[1])
+            inside = parts[0] == "butler_maint" and len(parts) > 1 and parts[1] in units
+            if inside and parts[1] != source:
+                graph[source].add(parts[1])
     return graph
 
 

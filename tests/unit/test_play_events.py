@@ -16,7 +16,6 @@ from types import MappingProxyType
 
 import pytest
 
-from butler_maint.redact import MASK, Redactor
 from butler_maint.errors import ContentError
 from butler_maint.evidence.model import HostStats, Status
 from butler_maint.executors.ssh import SshOptions
@@ -35,6 +34,7 @@ from butler_maint.playbooks.events import (
 )
 from butler_maint.playbooks.extravars import extra_vars_args
 from butler_maint.playbooks.secrets import variants
+from butler_maint.redact import MASK, Redactor
 
 EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "playbooks" / "events"
 RECAP_LINE = re.compile(r"^(\S+)\s+:\s+(.*)$")
