@@ -19,12 +19,13 @@ are parameters, so the rules above are tested with fakes, without sshd or ansibl
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from butler_maint.errors import CannotRunError
+from butler_maint.errors import ButlerError, CannotRunError
 from butler_maint.evidence import (
     FAILING,
     Approval,
@@ -45,7 +46,8 @@ from butler_maint.inventory import HostInfo
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.schedule import ChecklistStep as ChecklistStepSpec
 from butler_maint.model.schedule import PlaybookStep as PlaybookStepSpec
-from butler_maint.playbooks import PlayRequest
+from butler_maint.playbooks import PlayRequest, make_plan, run_play
+from butler_maint.playbooks.artifacts import KEEP_DIR
 from butler_maint.runs.approvals import approval_for
 from butler_maint.runs.batches import batches, exceeded
 from butler_maint.runs.checklist import (
@@ -55,7 +57,6 @@ from butler_maint.runs.checklist import (
     real_reach,
     run_checklist_job,
 )
-from butler_maint.runs.play import play_and_record
 from butler_maint.runs.record import Recording, RunMeta, checklist_files, to_result
 from butler_maint.runs.request import Target
 from butler_maint.runs.stop import Stop
@@ -163,15 +164,38 @@ def run_window(
             used.append(target.root / step.playbook)
     recording = Recording(target.root, target.config, target.inventory, used, len(hosts))
     options = ssh_options(target.config.ssh, target.root, target.accept_new_host_keys)
-    window = _Window(
-        request, checklists, load_waivers(target.root),
-        reach or real_reach(target.root, options, stop), play or playbook_runner(request),
-        stop, steps=[_empty_step(step) for step in schedule.steps],
-    )  # fmt: skip
-    started = clock()
-    groups = batches(hosts, schedule.serial)
+    with tempfile.TemporaryDirectory(prefix="butler-window-") as workdir:
+        playbooks = WindowPlaybooks(request, Path(workdir))
+        window = _Window(
+            request, checklists, load_waivers(target.root),
+            reach or real_reach(target.root, options, stop), play or playbooks,
+            stop, steps=[_empty_step(step) for step in schedule.steps],
+        )  # fmt: skip
+        started = clock()
+        _run_batches(window, hosts, clock, on_batch)
+        meta = RunMeta(
+            Kind.WINDOW, schedule.name, target.operator, request.trigger, request.dry_run,
+            override, approval,
+        )  # fmt: skip
+        draft = recording.draft(
+            meta, window.steps, host_keys=window.host_keys, interrupted=stop.requested,
+            error="; ".join(playbooks.errors) or None, started=started, finished=clock(),
+        )  # fmt: skip
+        written = recording.write(draft, attach=playbooks.attach)
+    return WindowOutcome(written, stop.signum)
+
+
+def _run_batches(
+    window: _Window,
+    hosts: list[HostInfo],
+    clock: Callable[[], datetime],
+    on_batch: Callable[[int, list[str]], None] | None,
+) -> None:
+    """Batch after batch, until the hosts are done or a rule stops the window."""
+    stop, end = window.stop, window.request.end
+    groups = batches(hosts, window.request.scheduled.schedule.serial)
     for number, batch in enumerate(groups, 1):
-        stop_reason = _why_stop(clock(), request.end, window, len(hosts))
+        stop_reason = _why_stop(clock(), end, window, len(hosts))
         if stop_reason:
             _not_run(window, [h for group in groups[number - 1 :] for h in group], stop_reason)
             break
@@ -181,15 +205,6 @@ def run_window(
         if stop.requested:
             _not_run(window, [h for group in groups[number:] for h in group], _stopped(stop))
             break
-    meta = RunMeta(
-        Kind.WINDOW, schedule.name, target.operator, request.trigger, request.dry_run,
-        override, approval,
-    )  # fmt: skip
-    draft = recording.draft(
-        meta, window.steps, host_keys=window.host_keys, interrupted=stop.requested,
-        started=started, finished=clock(),
-    )  # fmt: skip
-    return WindowOutcome(recording.write(draft), stop.signum)
 
 
 def _stopped(stop: Stop) -> str:
@@ -259,28 +274,42 @@ def _not_run(window: _Window, hosts: list[HostInfo], reason: str, first_step: in
         _append(window, index, results, {})
 
 
-def playbook_runner(request: WindowRequest) -> PlaybookRunner:
-    """A window's playbook steps through the same path as `play`.
+class WindowPlaybooks:
+    """A window's playbook steps, through the same path as `play` but recorded in the
+    window's ONE report: each batch's step results go in the window's step, its masked
+    ansible-runner artifacts are attached to the window's report."""
 
-    Each batch's playbook run is also recorded as a playbook report of its own (with its
-    masked ansible-runner artifacts attached); the window's report carries the step's
-    per-host recap and task results.
-    """
-    target = request.target
+    def __init__(self, request: WindowRequest, workdir: Path) -> None:
+        self.request, self.workdir = request, workdir
+        self.attach: list[Path] = []
+        self.errors: list[str] = []
 
-    def run(
-        step: PlaybookStepSpec, hosts: list[HostInfo], dry_run: bool, stop: Stop
+    def __call__(
+        self, step: PlaybookStepSpec, hosts: list[HostInfo], dry_run: bool, stop: Stop
     ) -> PlaybookStep:
+        """Run ``step`` on ``hosts`` (a batch); bad input is an ``error`` on each host."""
+        target = self.request.target
         play = PlayRequest(
             root=target.root, config=target.config, playbook=target.root / step.playbook,
             inventory=target.inventory, limit=",".join(h.name for h in hosts), check=dry_run,
             extra_vars=(json.dumps(step.vars),) if step.vars else (),
             accept_new_host_keys=target.accept_new_host_keys,
         )  # fmt: skip
-        # the window's report is the one for the schedule: no schedule in this trigger
-        outcome = play_and_record(
-            play, stop, operator=target.operator, trigger=Trigger(by=request.trigger.by)
-        )
-        return outcome.step
+        try:
+            plan = make_plan(play)
+        except ButlerError as exc:
+            return _refused(step.playbook, hosts, exc.render())
+        keep = self.workdir / f"{KEEP_DIR}-{len(self.attach) + 1}"
+        ran = run_play(play, plan, keep, stop)
+        if keep.is_dir():
+            self.attach.append(keep)
+        if ran.error:
+            self.errors.append(f"{step.playbook} on {play.limit}: {ran.error}")
+        return ran.step
 
-    return run
+
+def _refused(playbook: str, hosts: list[HostInfo], why: str) -> PlaybookStep:
+    results = [
+        Result(host=h.name, check="(playbook)", status=Status.ERROR, message=why) for h in hosts
+    ]
+    return PlaybookStep(playbook=playbook, results=results)

@@ -302,6 +302,11 @@ def test_window_with_a_playbook_step(sshd_fleet_factory, tmp_path: Path, dry_run
     assert "batch 1: host01, host02" in result.stderr and "batch 2: host03, host04" in result.stderr
     report = latest(root)
     assert report.kind == "window" and report.dry_run is dry_run
+    reports = list(read_entries(root / "evidence" / "index.jsonl"))
+    assert [e.kind for e in reports] == ["window"]  # one report per window run
+    assert len([p for p in (root / "evidence").rglob("*.yaml") if p.name[0].isdigit()]) == 1
+    kept = root / "evidence" / (report.artifacts or "-")
+    assert sorted(p.name for p in kept.iterdir()) == ["ansible-runner-1", "ansible-runner-2"]
     playbook = report.steps[1]
     assert set(playbook.hosts) == set(fleet.hosts)
     assert all(s.changed == 1 and s.failed == 0 for s in playbook.hosts.values())
