@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, echo_written_notes, exit_interrupted, pass_app
 from butler_maint.cli.options import inventory_option, limit_option, operator_option
+from butler_maint.cli.render import term
 from butler_maint.errors import ButlerError, ExitCode
+
+if TYPE_CHECKING:
+    from butler_maint.runs.window import BatchDone
 
 CRONTAB_HELP = """Made for cron, e.g. every 5 minutes:
 
@@ -78,8 +83,10 @@ def window_run(
         dry_run=dry_run, override_reason=reason, limit=limit,
     )  # fmt: skip
     with stop_on_signals() as stop:
-        outcome = run_window(request, stop, on_batch=_batch)
+        outcome = run_window(request, stop, on_batch=_batch, on_batch_done=_batch_done)
     written = outcome.written
+    if outcome.stop_reason:
+        click.echo(f"window {name}: stopped: {term(outcome.stop_reason)}", err=True)
     click.echo(f"window {name}: {written.result} (evidence: {written.path})", err=True)
     echo_written_notes(written)
     if outcome.interrupted_by is not None:
@@ -89,9 +96,19 @@ def window_run(
 
 
 def _batch(number: int, hosts: list[str]) -> None:
-    from butler_maint.cli.render import term
-
     click.echo(f"batch {number}: {term(', '.join(hosts))}", err=True)
+
+
+def _batch_done(done: BatchDone) -> None:
+    """Each failing check and each host a gate stopped, with why."""
+    from butler_maint.evidence.summary import explain
+
+    for step, r in done.problems:
+        label = f"{step}/{r.check}" if not r.check.startswith("(") else step
+        click.echo(
+            f"  {str(r.status).upper():<11}  {term(r.host)}  {term(label)}: {term(explain(r))}",
+            err=True,
+        )
 
 
 @window.command("approve")

@@ -41,6 +41,16 @@ def summarize(steps: list[Step]) -> Summary:
     return Summary(total=sum(counts.values()), **fields)
 
 
+def explain(result: Result) -> str:
+    """Why a result is what it is, in words: its message, else observed vs expected."""
+    if result.message:
+        return result.message
+    if result.observed is not None or result.expected:
+        expected = f", expected {result.expected}" if result.expected else ""
+        return f"observed {result.observed!r}{expected}"
+    return str(result.status)
+
+
 def failures(steps: list[Step]) -> list[Failure]:
     """The failing results (fail, error, unreachable), in report order."""
     return [

@@ -88,10 +88,22 @@ class WindowRequest:
 
 @dataclass(frozen=True)
 class WindowOutcome:
-    """The written report, and the signal that interrupted the run, if one did."""
+    """The written report, why the window stopped early (if it did) and the signal that
+    interrupted the run (if one did)."""
 
     written: WrittenReport
     interrupted_by: int | None = None
+    stop_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchDone:
+    """A finished batch: its hosts, and every result in it that was not a pass (failures,
+    and the steps gating skipped), with the step each is from."""
+
+    number: int
+    hosts: list[str]
+    problems: list[tuple[str, Result]]
 
 
 def check_allowed(
@@ -138,6 +150,7 @@ class _Window:
     steps: list[Step] = field(default_factory=list)
     failed: set[str] = field(default_factory=set)
     host_keys: dict[str, str] = field(default_factory=dict)
+    stop_reason: str | None = None
 
 
 def run_window(
@@ -148,6 +161,7 @@ def run_window(
     play: PlaybookRunner | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_batch: Callable[[int, list[str]], None] | None = None,
+    on_batch_done: Callable[[BatchDone], None] | None = None,
 ) -> WindowOutcome:
     """Run the window's steps batch by batch and write one evidence report."""
     target, schedule = request.target, request.scheduled.schedule
@@ -172,7 +186,7 @@ def run_window(
             stop, steps=[_empty_step(step) for step in schedule.steps],
         )  # fmt: skip
         started = clock()
-        _run_batches(window, hosts, clock, on_batch)
+        _run_batches(window, hosts, clock, on_batch, on_batch_done)
         meta = RunMeta(
             Kind.WINDOW, schedule.name, target.operator, request.trigger, request.dry_run,
             override, approval,
@@ -182,7 +196,7 @@ def run_window(
             error="; ".join(playbooks.errors) or None, started=started, finished=clock(),
         )  # fmt: skip
         written = recording.write(draft, attach=playbooks.attach)
-    return WindowOutcome(written, stop.signum)
+    return WindowOutcome(written, stop.signum, window.stop_reason)
 
 
 def _run_batches(
@@ -190,6 +204,7 @@ def _run_batches(
     hosts: list[HostInfo],
     clock: Callable[[], datetime],
     on_batch: Callable[[int, list[str]], None] | None,
+    on_batch_done: Callable[[BatchDone], None] | None,
 ) -> None:
     """Batch after batch, until the hosts are done or a rule stops the window."""
     stop, end = window.stop, window.request.end
@@ -197,14 +212,30 @@ def _run_batches(
     for number, batch in enumerate(groups, 1):
         stop_reason = _why_stop(clock(), end, window, len(hosts))
         if stop_reason:
+            window.stop_reason = stop_reason
             _not_run(window, [h for group in groups[number - 1 :] for h in group], stop_reason)
             break
+        names = [h.name for h in batch]
         if on_batch:
-            on_batch(number, [h.name for h in batch])
+            on_batch(number, names)
         _run_batch(window, batch)
+        if on_batch_done:
+            on_batch_done(BatchDone(number, names, _problems(window, set(names))))
         if stop.requested:
+            window.stop_reason = _stopped(stop)
             _not_run(window, [h for group in groups[number:] for h in group], _stopped(stop))
             break
+
+
+def _problems(window: _Window, hosts: set[str]) -> list[tuple[str, Result]]:
+    """The batch's results that are not a pass (nor skipped, pending or waived)."""
+    shown = {*FAILING, Status.NOT_RUN}
+    return [
+        (_step_name(step), r)
+        for step in window.steps
+        for r in step.results
+        if r.host in hosts and r.status in shown
+    ]
 
 
 def _stopped(stop: Stop) -> str:
@@ -231,24 +262,62 @@ def _empty_step(step: ChecklistStepSpec | PlaybookStepSpec) -> Step:
 
 
 def _run_batch(window: _Window, batch: list[HostInfo]) -> None:
+    """Every step on the batch, in order; a host failing a gating checklist step gets no
+    later step (``not_run``, naming the step and the checks that failed)."""
     request = window.request
+    gated: dict[str, str] = {}  # host -> why it gets no more steps
     for index, step in enumerate(request.scheduled.schedule.steps):
         if window.stop.requested:
             _not_run(window, batch, _stopped(window.stop), first_step=index)
             return
+        _skip(window, index, [(h, gated[h.name]) for h in batch if h.name in gated])
+        hosts = [h for h in batch if h.name not in gated]
+        if not hosts:
+            continue
         if isinstance(step, ChecklistStepSpec):
             job = ChecklistJob(
-                window.checklists[index], batch, request.target.inventory, window.waivers,
+                window.checklists[index], hosts, request.target.inventory, window.waivers,
                 Attestation(request.target.operator), request.target.config.forks,
             )  # fmt: skip
             runs = run_checklist_job(job, window.reach, window.stop)
             window.host_keys.update({r.host: r.host_key for r in runs if r.host_key})
-            _append(window, index, [to_result(r) for run in runs for r in run.results], {})
+            results = [to_result(r) for run in runs for r in run.results]
+            _append(window, index, results, {})
+            if step.gate:
+                gated.update(_gate(index, step.checklist, results))
         else:
-            ran = window.play(step, batch, request.dry_run, window.stop)
+            ran = window.play(step, hosts, request.dry_run, window.stop)
             _append(window, index, ran.results, ran.hosts)
             window.failed |= {h for h, s in ran.hosts.items() if s.failed or s.unreachable}
         window.failed |= {r.host for r in window.steps[index].results if r.status in FAILING}
+
+
+def _gate(index: int, checklist: str, results: list[Result]) -> dict[str, str]:
+    """Why each host that failed this checklist step gets no later step."""
+    failing: dict[str, list[str]] = {}
+    for r in results:
+        if r.status in FAILING:
+            failing.setdefault(r.host, []).append(f"{r.check} {r.status}")
+    return {
+        host: f"not run: the host failed step {index + 1} (checklist {checklist}): "
+        + ", ".join(checks)
+        for host, checks in failing.items()
+    }
+
+
+def _skip(window: _Window, index: int, hosts: list[tuple[HostInfo, str]]) -> None:
+    """Record ``not_run`` in step ``index`` for hosts a gate stopped, each with its reason."""
+    if hosts:
+        name = _step_name(window.steps[index])
+        results = [
+            Result(host=h.name, check=f"({name})", status=Status.NOT_RUN, message=why)
+            for h, why in hosts
+        ]
+        _append(window, index, results, {})
+
+
+def _step_name(step: Step) -> str:
+    return step.checklist if isinstance(step, ChecklistStep) else step.playbook
 
 
 def _append(
@@ -265,8 +334,7 @@ def _not_run(window: _Window, hosts: list[HostInfo], reason: str, first_step: in
     if not hosts:
         return
     for index in range(first_step, len(window.steps)):
-        step = window.steps[index]
-        name = step.checklist if isinstance(step, ChecklistStep) else step.playbook
+        name = _step_name(window.steps[index])
         results = [
             Result(host=h.name, check=f"({name})", status=Status.NOT_RUN, message=reason)
             for h in hosts

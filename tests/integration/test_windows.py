@@ -89,6 +89,8 @@ def test_batches_stop_when_max_fail_percentage_is_exceeded(
     assert set(not_run) == {"host07", "host08", "host09", "host10"}
     reason = not_run["host07"].message or ""
     assert "max_fail_percentage 20 exceeded: 3 of 10 hosts failed" in reason
+    assert "window patch: stopped: max_fail_percentage 20 exceeded" in result.stderr
+    assert "FAIL" in result.stderr and "host02  health/healthy" in result.stderr
     assert report.trigger.by == "operator" and report.trigger.schedule == "patch"
 
 
@@ -370,3 +372,31 @@ def test_sigterm_stops_a_window_on_its_hosts_and_records_it(
     assert by_host["host03"] == by_host["host04"] == {"not_run"}
     later = next(r for r in report.steps[0].results if r.host == "host03")
     assert later.message == "the run was interrupted by signal 15"
+
+
+def test_a_host_failing_its_pre_check_gets_no_playbook_task(
+    sshd_fleet_factory, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """6 hosts, serial 3, host02 unhealthy: host02 gets no playbook task and no post-check
+    (``not_run`` naming the failed check); the other hosts complete; the terminal says
+    which check failed where."""
+    fleet = sshd_fleet_factory(6)
+    steps = [{"checklist": "health"},
+             {"playbook": "playbooks/stamp.yml", "vars": {"release": "2026.11"}},
+             {"checklist": "health"}]  # fmt: skip
+    root = repo(tmp_path, fleet, window_doc(serial="3", steps=steps), broken={"host02"})
+    (root / "playbooks").mkdir()
+    (root / "playbooks" / "stamp.yml").write_text(STAMP)
+    result = butler(root, "window", "run", "patch")
+    assert result.exit_code == 1, result.output
+    report = latest(root)
+    stamped = {name for name, host in fleet.hosts.items() if (host.sandbox / "patched").exists()}
+    assert stamped == set(fleet.hosts) - {"host02"}
+    assert "host02" not in report.steps[1].hosts
+    for step in report.steps[1:]:
+        [skipped] = [r for r in step.results if r.host == "host02"]
+        assert skipped.status == "not_run"
+        assert "failed step 1 (checklist health): healthy fail" in (skipped.message or "")
+    post = {r.host: r.status for r in report.steps[2].results}
+    assert all(post[h] == "pass" for h in fleet.hosts if h != "host02")
+    assert "host02" in result.stderr and "healthy" in result.stderr

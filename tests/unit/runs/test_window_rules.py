@@ -208,3 +208,43 @@ def test_every_host_is_reached_once_whatever_the_batch_size(
     reach = FakeReach()
     run(root, reach)
     assert sorted(reach.calls) == ["h01", "h02", "h03", "h04"]
+
+
+def _play_recorder(seen: list[list[str]]):  # type: ignore[no-untyped-def]
+    def play(step: PlaybookStepSpec, hosts: list[HostInfo], dry: bool, stop: Stop) -> PlaybookStep:
+        seen.append([h.name for h in hosts])
+        stats = {h.name: HostStats(ok=1) for h in hosts}
+        results = [Result(host=h.name, check="patch", status=Status.PASS) for h in hosts]
+        return PlaybookStep(playbook=step.playbook, hosts=stats, results=results)
+
+    return play
+
+
+def _gated_repo(tmp_path: Path, gate: bool) -> Path:
+    pre = {"checklist": "health", **({} if gate else {"gate": False})}
+    steps = [pre, {"playbook": "playbooks/patch.yml"}, {"checklist": "health"}]
+    root = content(tmp_path, 6, {"h02"}, serial="3", steps=steps)
+    (root / "playbooks").mkdir()
+    (root / "playbooks" / "patch.yml").write_text("- hosts: all\n  tasks: []\n")
+    return root
+
+
+def test_a_host_failing_a_pre_check_gets_no_later_step(tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+    report = run(_gated_repo(tmp_path, gate=True), FakeReach(), play=_play_recorder(seen))
+    assert seen == [["h01", "h03"], ["h04", "h05", "h06"]]  # h02 gets no playbook task
+    for step in (1, 2):
+        [skipped] = [r for r in report.steps[step].results if r.host == "h02"]
+        assert skipped.status == "not_run"
+        assert skipped.message == (
+            "not run: the host failed step 1 (checklist health): healthy fail"
+        )
+    assert statuses(report, 2)["h01"] == {"pass"}  # the others get their post-checks
+    assert report.result == "fail"
+
+
+def test_gate_false_makes_a_step_informational(tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+    report = run(_gated_repo(tmp_path, gate=False), FakeReach(), play=_play_recorder(seen))
+    assert seen == [["h01", "h02", "h03"], ["h04", "h05", "h06"]]
+    assert statuses(report, 2)["h02"] == {"fail", "pass"}  # post-check ran, still failing
