@@ -17,6 +17,7 @@ from butler_maint.evidence.export import FORMATS, export
 from butler_maint.evidence.index import Filter, parse_when, select
 from butler_maint.evidence.model import FAILING, Kind, Overall, Report, Result, Status
 from butler_maint.evidence.store import EvidenceStore
+from butler_maint.evidence.summary import explain, iter_results
 from butler_maint.evidence.verify import verify_store
 
 
@@ -112,12 +113,16 @@ def _show(report: Report) -> list[str]:
     ]
     if report.error:
         lines.append(f"error: {report.error}")
+    if report.stopped:
+        lines.append(f"stopped: {report.stopped}")
+    if report.rerun_of:
+        lines.append(f"re-run of {report.rerun_of} (its failed and not-run hosts)")
     labels = step_labels(report.steps)
-    if report.failures:
-        lines += ["", f"FAILURES ({len(report.failures)})"]
+    failing = [(n, r) for n, r in iter_results(report.steps) if r.status in FAILING]
+    if failing:
+        lines += ["", f"FAILURES ({len(failing)})"]
         lines += [
-            f"  [{f.step}] {f.host}  {f.check}  {f.status.value}  {f.message or ''}".rstrip()
-            for f in report.failures
+            f"  [{n}] {r.host}  {r.check}  {r.status.value}  {explain(r)}" for n, r in failing
         ]
     for label, step in zip(labels, report.steps, strict=True):
         lines += ["", label]

@@ -49,6 +49,13 @@ def window() -> None:
 @click.option("--override", is_flag=True, help="Run although a freeze covers the window.")
 @click.option("--reason", help="Why the freeze is overridden (required with --override).")
 @click.option("--occurrence", help="The occurrence this run is for (default: the open one).")
+@click.option(
+    "--rerun-failed",
+    "rerun_report",
+    metavar="REPORT",
+    help="Run only the hosts that failed or were not run in REPORT (an id, or latest), "
+    "recorded as a re-run of it.",
+)
 @inventory_option
 @limit_option
 @operator_option
@@ -60,27 +67,34 @@ def window_run(
     override: bool,
     reason: str | None,
     occurrence: str | None,
+    rerun_report: str | None,
     inventory_path: Path | None,
     limit: str | None,
     operator: str | None,
 ) -> None:
     """Run window NAME now: its steps in order, in batches of `serial` hosts.
 
-    Stops starting batches at the window's end or when `max_fail_percentage` is
-    exceeded (the rest is recorded `not_run` with the reason). A frozen window runs
+    A host that fails a checklist step gets no later step (unless the step says
+    `gate: false`). Stops starting batches at the window's end or when
+    `max_fail_percentage` is exceeded (the rest is recorded `not_run` with the reason).
+    Prints each batch's failing checks and why the window stopped. A frozen window runs
     only with --override --reason TEXT; a window that requires approval only when
-    someone else approved the occurrence. Writes one evidence report.
+    someone else approved the occurrence. Writes ONE evidence report (playbook steps
+    included). Exit 0 when everything passed, 1 otherwise, 2 on bad input, 3 when it
+    may not run (frozen, unapproved), 129/130/143 when interrupted.
     """
-    from butler_maint.runs.occurrence import window_request
+    from butler_maint.runs.occurrence import rerun_request, window_request
     from butler_maint.runs.stop import stop_on_signals
     from butler_maint.runs.window import run_window
 
     if override != bool(reason):
         raise click.UsageError("--override and --reason TEXT go together")
+    target = app.target(inventory_path, operator)
     request = window_request(
-        app.target(inventory_path, operator), name, now=datetime.now(UTC),
+        target, name, now=datetime.now(UTC),
         occurrence=_now(occurrence) if occurrence else None,
         dry_run=dry_run, override_reason=reason, limit=limit,
+        rerun=rerun_request(target, name, rerun_report) if rerun_report else None,
     )  # fmt: skip
     with stop_on_signals() as stop:
         outcome = run_window(request, stop, on_batch=_batch, on_batch_done=_batch_done)

@@ -86,6 +86,8 @@ def finalize(
         duration_ms=max(0, round(elapsed.total_seconds() * 1000)),
         override=draft.override,
         approval=draft.approval,
+        rerun_of=draft.rerun_of,
+        stopped=draft.stopped,
         tools=draft.tools,
         content=draft.content,
         inventory=draft.inventory,

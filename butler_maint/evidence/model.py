@@ -203,6 +203,12 @@ class ReportDraft(Frozen):
     error: str | None = Field(None, description="Why the run could not complete.")
     override: Override | None = None
     approval: Approval | None = None
+    rerun_of: str | None = Field(
+        None, description="Id of the report whose failed and not-run hosts this run re-ran."
+    )
+    stopped: str | None = Field(
+        None, description="Why the run stopped before its end (max fail %, window end...)."
+    )
     tools: dict[str, str] = Field(default_factory=dict)
     content: Content = Field(default_factory=Content)
     inventory: Inventory | None = None
@@ -229,6 +235,12 @@ class Report(Frozen):
     duration_ms: int = Field(ge=0)
     override: Override | None = None
     approval: Approval | None = None
+    rerun_of: str | None = Field(
+        None, description="Id of the report whose failed and not-run hosts this run re-ran."
+    )
+    stopped: str | None = Field(
+        None, description="Why the run stopped before its end (max fail %, window end...)."
+    )
     tools: dict[str, str] = Field(default_factory=dict)
     content: Content = Field(default_factory=Content)
     inventory: Inventory | None = None

@@ -8,7 +8,7 @@ from pathlib import Path
 from butler_maint.errors import ButlerError
 from butler_maint.evidence import Trigger
 from butler_maint.runs.request import Target
-from butler_maint.runs.window import WindowRequest
+from butler_maint.runs.window import Rerun, WindowRequest
 from butler_maint.schedule.calendar import Scheduled, load_schedules
 from butler_maint.schedule.occurrences import Occurrence, occurrences, previous_occurrence
 
@@ -32,6 +32,7 @@ def window_request(
     dry_run: bool = False,
     override_reason: str | None = None,
     limit: str | None = None,
+    rerun: Rerun | None = None,
 ) -> WindowRequest:
     """An operator's run now: for ``occurrence`` if named, else the open one, if any.
 
@@ -56,5 +57,20 @@ def window_request(
         target=target, scheduled=scheduled,
         trigger=Trigger(by="operator", schedule=name, occurrence=at),
         start=now, end=end, occurrence=at, dry_run=dry_run,
-        override_reason=override_reason, limit=limit,
+        override_reason=override_reason, limit=limit, rerun=rerun,
     )  # fmt: skip
+
+
+def rerun_request(target: Target, name: str, report_id: str) -> Rerun:
+    """What ``window run NAME --rerun-failed REPORT`` runs again (ButlerError when the
+    report is not a run of this window, or had nothing that failed)."""
+    from butler_maint.evidence import EvidenceStore
+    from butler_maint.runs.window import rerun_of
+
+    report = EvidenceStore.for_project(target.root, target.config.evidence).load(report_id)
+    if report.name != name:
+        raise ButlerError(f"report {report.id} is a run of {report.name}, not of window {name}")
+    rerun = rerun_of(report)
+    if not rerun.hosts:
+        raise ButlerError(f"report {report.id} has no host that failed or was not run")
+    return rerun

@@ -129,6 +129,7 @@ class RunMeta:
     dry_run: bool = False
     override: Override | None = None
     approval: Approval | None = None
+    rerun_of: str | None = None
 
 
 class Recording:
@@ -158,6 +159,7 @@ class Recording:
         host_keys: dict[str, str] | None = None,
         interrupted: bool = False,
         error: str | None = None,
+        stopped: str | None = None,
         started: datetime | None = None,
         finished: datetime | None = None,
     ) -> ReportDraft:
@@ -166,8 +168,9 @@ class Recording:
         return ReportDraft(
             kind=meta.kind, name=meta.name, trigger=meta.trigger, operator=meta.operator,
             started=started or self.started, finished=finished or datetime.now(UTC),
-            dry_run=meta.dry_run, interrupted=interrupted, error=error,
-            override=meta.override, approval=meta.approval, tools=provenance.tools,
+            dry_run=meta.dry_run, interrupted=interrupted, error=error, stopped=stopped,
+            override=meta.override, approval=meta.approval, rerun_of=meta.rerun_of,
+            tools=provenance.tools,
             content=provenance.content, inventory=provenance.inventory,
             host_keys=host_keys or {}, steps=steps,
         )  # fmt: skip

@@ -35,6 +35,7 @@ from butler_maint.evidence import (
     Kind,
     Override,
     PlaybookStep,
+    Report,
     Result,
     Status,
     Step,
@@ -84,6 +85,31 @@ class WindowRequest:
     dry_run: bool = False
     override_reason: str | None = None
     limit: str | None = None
+    rerun: Rerun | None = None
+    """Run only the hosts that failed or were not run in an earlier report."""
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """A re-run of an earlier window report: its id and the hosts to run again."""
+
+    report: str
+    hosts: frozenset[str]
+
+
+def rerun_of(report: Report) -> Rerun:
+    """The hosts of a window report that failed (any failing result or recap) or were
+    not run, to run again."""
+    if report.kind != Kind.WINDOW:
+        raise ButlerError(f"report {report.id} is a {report.kind} run, not a window run")
+    hosts = {r.host for step in report.steps for r in step.results if r.status in _RERUN}
+    for step in report.steps:
+        if isinstance(step, PlaybookStep):
+            hosts |= {h for h, s in step.hosts.items() if s.failed or s.unreachable}
+    return Rerun(report.id, frozenset(hosts))
+
+
+_RERUN = frozenset({*FAILING, Status.NOT_RUN})
 
 
 @dataclass(frozen=True)
@@ -168,6 +194,8 @@ def run_window(
     store = EvidenceStore.for_project(target.root, target.config.evidence)
     override, approval = check_allowed(request, store)
     hosts = target.inventory.select(schedule.hosts or "all", request.limit)
+    if request.rerun is not None:
+        hosts = [h for h in hosts if h.name in request.rerun.hosts]
     used = schedule_files(target.root, request.scheduled)
     checklists: dict[int, Checklist] = {}
     for index, step in enumerate(schedule.steps):
@@ -189,11 +217,12 @@ def run_window(
         _run_batches(window, hosts, clock, on_batch, on_batch_done)
         meta = RunMeta(
             Kind.WINDOW, schedule.name, target.operator, request.trigger, request.dry_run,
-            override, approval,
+            override, approval, request.rerun.report if request.rerun else None,
         )  # fmt: skip
         draft = recording.draft(
             meta, window.steps, host_keys=window.host_keys, interrupted=stop.requested,
-            error="; ".join(playbooks.errors) or None, started=started, finished=clock(),
+            error="; ".join(playbooks.errors) or None, stopped=window.stop_reason,
+            started=started, finished=clock(),
         )  # fmt: skip
         written = recording.write(draft, attach=playbooks.attach)
     return WindowOutcome(written, stop.signum, window.stop_reason)

@@ -90,6 +90,10 @@ def test_batches_stop_when_max_fail_percentage_is_exceeded(
     reason = not_run["host07"].message or ""
     assert "max_fail_percentage 20 exceeded: 3 of 10 hosts failed" in reason
     assert "window patch: stopped: max_fail_percentage 20 exceeded" in result.stderr
+    assert report.stopped is not None and report.stopped.startswith("max_fail_percentage 20")
+    shown = butler(root, "report", "show", "latest")
+    assert "stopped: max_fail_percentage 20 exceeded" in shown.output
+    assert "host02  healthy  fail  observed 'absent', expected exists" in shown.output
     assert "FAIL" in result.stderr and "host02  health/healthy" in result.stderr
     assert report.trigger.by == "operator" and report.trigger.schedule == "patch"
 
@@ -400,3 +404,29 @@ def test_a_host_failing_its_pre_check_gets_no_playbook_task(
     post = {r.host: r.status for r in report.steps[2].results}
     assert all(post[h] == "pass" for h in fleet.hosts if h != "host02")
     assert "host02" in result.stderr and "healthy" in result.stderr
+
+
+def test_rerun_failed_touches_only_the_failed_hosts(sshd_fleet_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A window fails on host02 (gated before the playbook); once fixed, --rerun-failed
+    runs the window on host02 alone (sandbox markers prove it), recorded as a re-run."""
+    fleet = sshd_fleet_factory(4)
+    steps = [{"checklist": "health"},
+             {"playbook": "playbooks/stamp.yml", "vars": {"release": "2026.11"}}]  # fmt: skip
+    root = repo(tmp_path, fleet, window_doc(serial="2", steps=steps), broken={"host02"})
+    (root / "playbooks").mkdir()
+    (root / "playbooks" / "stamp.yml").write_text(STAMP)
+    first = butler(root, "window", "run", "patch")
+    assert first.exit_code == 1, first.output
+    failed_id = latest(root).id
+    for host in fleet.hosts.values():
+        (host.sandbox / "patched").unlink(missing_ok=True)
+    (fleet.host("host02").sandbox / "healthy").write_text("ok\n")
+    again = butler(root, "window", "run", "patch", "--rerun-failed", failed_id)
+    assert again.exit_code == 0, again.output
+    stamped = {name for name, host in fleet.hosts.items() if (host.sandbox / "patched").exists()}
+    assert stamped == {"host02"}
+    report = latest(root)
+    assert report.rerun_of == failed_id
+    assert {r.host for step in report.steps for r in step.results} == {"host02"}
+    nothing = butler(root, "window", "run", "patch", "--rerun-failed", report.id)
+    assert nothing.exit_code == 2 and "no host that failed" in nothing.stderr
