@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from butler_maint.evidence.model import Report, iso_z
+from butler_maint.evidence.summary import explain, iter_results
 from butler_maint.model.notify import (
     DEFAULT_TIMEOUT_S,
     DEFAULT_TRIES,
@@ -85,14 +86,23 @@ def payload(schedule: str, report: Report, previous_result: str | None) -> dict[
         "result": str(report.result),
         "previous_result": previous_result,
         "summary": report.summary.model_dump(by_alias=True),
-        "failures": [
-            {"host": f.host, "check": f.check, "status": str(f.status), "message": f.message}
-            for f in report.failures
-        ],
+        "failures": _failures(report),
+        "stopped": report.stopped,
         "occurrence": iso_z(report.trigger.occurrence) if report.trigger.occurrence else None,
         "started": iso_z(report.started),
         "finished": iso_z(report.finished),
     }
+
+
+def _failures(report: Report) -> list[dict[str, Any]]:
+    """The report's failures, each with why in words (never a null message)."""
+    results = {(n, r.host, r.check): r for n, r in iter_results(report.steps)}
+    out = []
+    for f in report.failures:
+        result = results.get((f.step, f.host, f.check))
+        why = f.message or (explain(result) if result is not None else str(f.status))
+        out.append({"host": f.host, "check": f.check, "status": str(f.status), "message": why})
+    return out
 
 
 @dataclass(frozen=True)

@@ -297,3 +297,23 @@ def test_run_due_notifies_failure_then_recovery_and_nothing_else(
     assert state.bodies[0]["failures"][0]["check"] == "flag"
     for result in (failed, recovered, steady):
         assert "secret-token" not in result.output + result.stderr
+
+
+def test_payload_failures_say_why_and_the_stop_reason() -> None:
+    """A failing check without a message is worded from observed vs expected, never null;
+    a window that stopped early says why."""
+    from butler_maint.evidence.model import ChecklistStep, Result
+
+    result = Result(host="web01", check="disk-root", status=Status.FAIL, observed=93,
+                    expected="<= 85")  # fmt: skip
+    report = _report().model_copy(
+        update={
+            "failures": [Failure(step=1, host="web01", check="disk-root", status=Status.FAIL)],
+            "steps": [ChecklistStep(checklist="linux-baseline", results=[result])],
+            "stopped": "max_fail_percentage 10 exceeded: 1 of 2 hosts failed (web01)",
+        }
+    )
+    doc = payload("patch", report, None)
+    assert doc["failures"] == [{"host": "web01", "check": "disk-root", "status": "fail",
+                                "message": "observed 93, expected <= 85"}]  # fmt: skip
+    assert doc["stopped"].startswith("max_fail_percentage 10 exceeded")
