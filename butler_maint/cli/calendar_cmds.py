@@ -177,13 +177,20 @@ def due(app: App, at_text: str | None, fmt: str) -> None:
 
     States: due (window open, not run), overdue since T (window missed, one catch-up
     due: missed: run-once), missed (missed: skip), frozen (due but in a freeze),
-    never run, ok. Last runs come from the evidence index. Exit 0 whatever the states
-    (cron reads --format json); 2 on bad input.
+    awaiting approval (a window that requires approval is due, and nobody approved the
+    occurrence), never run, ok. Last runs come from the evidence index. Exit 0 whatever
+    the states (cron reads --format json); 2 on bad input.
     """
+    from butler_maint.runs.approvals import with_approval
+
     now = _moment(at_text, "--at", datetime.now(UTC))
     scheduled = _schedules(app, "due")
-    entries = recent_runs(EvidenceStore.for_project(app.root, app.config.evidence), now)
-    statuses = [(s, status(s.schedule, entries, now, freezes=s.freezes)) for s in scheduled]
+    store = EvidenceStore.for_project(app.root, app.config.evidence)
+    entries = recent_runs(store, now)
+    statuses = [
+        (s, with_approval(store, s.schedule, status(s.schedule, entries, now, freezes=s.freezes)))
+        for s in scheduled
+    ]
     waiver_warnings(app.root, now)
     if fmt == "json":
         doc = [_status_json(s, st) for s, st in statuses]
@@ -218,7 +225,19 @@ def _state_text(s: Scheduled, st: DueStatus) -> str:
     if st.state == "frozen" and st.frozen is not None:
         since = f", overdue since {_local(st.missed_since, tz)}" if st.missed_since else ""
         return f"frozen until {_local(st.frozen.end, tz)} ({st.frozen.reason}){since}"
+    if st.state == "awaiting-approval" and st.due is not None:
+        return _awaiting_text(s, st)
     return texts.get(st.state) or st.state
+
+
+def _awaiting_text(s: Scheduled, st: DueStatus) -> str:
+    """``awaiting approval of T (...)``: T as `window approve --occurrence` takes it."""
+    assert st.due is not None
+    tz = s.schedule.timezone
+    until = f"window until {_local(st.run_until, tz)}" if st.run_until else ""
+    since = f"overdue since {_local(st.missed_since, tz)}" if st.missed_since else ""
+    notes = "; ".join(n for n in (until, since) if n)
+    return f"awaiting approval of {iso_z(st.due.at)}" + (f" ({notes})" if notes else "")
 
 
 def _next_text(s: Scheduled, occ: Occurrence | None, frozen: FreezePeriod | None) -> str:

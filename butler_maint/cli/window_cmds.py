@@ -23,7 +23,8 @@ CRONTAB_HELP = """Made for cron, e.g. every 5 minutes:
     */5 * * * * cd /srv/maintenance && butler-maint run-due
 
 Quiet when everything due passed; exit 1 (with a line per problem) when a run failed,
-errored or was refused, 3 when another run-due holds the lock."""
+errored or was refused, or a window awaits approval (reported once per occurrence); 3
+when another run-due holds the lock."""
 
 
 def _now(at: str | None) -> datetime:
@@ -150,7 +151,12 @@ def window_approve(app: App, name: str, occurrence: str, by: str | None, note: s
 
 
 @cli.command("run-due", epilog=CRONTAB_HELP)
-@click.option("--at", "at", help="Act as if it were this time (ISO time or date; UTC default).")
+@click.option(
+    "--at",
+    "at",
+    help="Replay a past time (ISO time or date; UTC default), recorded as trigger.at in "
+    "the reports; at most 60 s ahead of the clock.",
+)
 @inventory_option
 @operator_option
 @pass_app
@@ -158,12 +164,14 @@ def run_due_cmd(
     app: App, at: str | None, inventory_path: Path | None, operator: str | None
 ) -> None:
     """Run every due occurrence not yet recorded in the evidence, once each."""
-    from butler_maint.runs.due import run_due
+    from butler_maint.runs.due import replay_time, run_due
     from butler_maint.runs.stop import stop_on_signals
 
+    now = datetime.now(UTC)
+    replay = None if at is None else replay_time(_now(at), now)
     target = app.target(inventory_path, operator)
     with stop_on_signals() as stop:
-        done = run_due(target, _now(at), stop)
+        done = run_due(target, replay or now, stop, replay=replay is not None)
     for d in done:
         for notice in d.notices:
             click.echo(f"run-due: {notice}", err=True)

@@ -127,6 +127,11 @@ class Trigger(Frozen):
     by: Literal["operator", "cron"] = "operator"
     schedule: str | None = Field(None, description="Schedule (window) name when scheduled.")
     occurrence: UtcTime | None = Field(None, description="The scheduled occurrence.")
+    at: UtcTime | None = Field(
+        None,
+        description="The time `run-due --at` acted at: the run replayed a past time "
+        "(left out when the run acted at the time it started).",
+    )
 
 
 class Override(Frozen):

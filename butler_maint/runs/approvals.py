@@ -3,7 +3,8 @@ from the operator who runs the window.
 
 An approval is a small YAML file in the evidence store, ``approvals/<window>/<occurrence>
 .yaml`` (created once, never overwritten, nothing followed out of the store), and is
-copied into the window's report.
+copied into the window's report. Beside it, ``<occurrence>.reported`` records that
+``run-due`` reported the occurrence as awaiting approval, so that cron reports it once.
 """
 
 from __future__ import annotations
@@ -17,12 +18,47 @@ from butler_maint.errors import ButlerError, CannotRunError
 from butler_maint.evidence import Approval, EvidenceStore
 from butler_maint.evidence.layout import APPROVALS_DIR, safe_name
 from butler_maint.evidence.model import iso_z
+from butler_maint.model.schedule import Schedule
+from butler_maint.schedule.due import DueStatus, awaiting_approval
 
 
 def approval_rel(window: str, occurrence: datetime) -> str:
     """Where the approval of one occurrence of ``window`` lives, relative to the store."""
     stamp = occurrence.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{APPROVALS_DIR}/{safe_name(window)}/{stamp}.yaml"
+
+
+def reported_rel(window: str, occurrence: datetime) -> str:
+    """Where ``run-due`` notes that it reported the occurrence as awaiting approval."""
+    return approval_rel(window, occurrence).removesuffix(".yaml") + ".reported"
+
+
+def is_approved(store: EvidenceStore, window: str, occurrence: datetime) -> bool:
+    """True when someone approved this occurrence (who, and whether they may, is
+    ``approval_for``'s to judge when the window runs). Reads only."""
+    try:
+        store.read(approval_rel(window, occurrence))
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def with_approval(store: EvidenceStore, schedule: Schedule, st: DueStatus) -> DueStatus:
+    """``st``, marked ``awaiting-approval`` when its due occurrence needs an approval
+    nobody gave (the store is read only for a window that requires approval)."""
+    if st.due is None or not schedule.requires_approval:
+        return st
+    approved = {st.due.at} if is_approved(store, schedule.name, st.due.at) else set()
+    return awaiting_approval(st, schedule, approved)
+
+
+def first_report(store: EvidenceStore, window: str, occurrence: datetime, now: datetime) -> bool:
+    """Note that the occurrence awaiting approval was reported; False when it already was."""
+    try:
+        store.create(reported_rel(window, occurrence), f"reported {iso_z(now)}\n".encode())
+    except FileExistsError:
+        return False
+    return True
 
 
 def approve(

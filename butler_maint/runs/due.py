@@ -5,18 +5,28 @@ kernel when the holder dies, even by ``kill -9``); a second call exits at once n
 the holder's pid. Idempotent per occurrence: a run records ``trigger.schedule`` and
 ``trigger.occurrence``, and ``due`` then sees the occurrence covered. A stop ends the
 pass after the run it interrupted (that run's report is written, and notified).
+
+``--at`` replays a past time (cron was down, a test): the runs record it as
+``trigger.at``. A time more than ``AT_SKEW`` ahead of the clock is refused: a run
+recorded as started before the occurrence it covers would be false evidence.
+
+A window that requires approval and is due unapproved is reported once per occurrence
+(``approvals/<window>/<occurrence>.reported`` notes it), then left quietly until someone
+approves it (it runs at the next call) or its window is over.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from butler_maint.errors import ButlerError
 from butler_maint.evidence import EvidenceStore, Trigger, WrittenReport
 from butler_maint.evidence.layout import RUN_DUE_LOCK_FILE
 from butler_maint.evidence.lock import hold_lock
+from butler_maint.evidence.model import iso_z
 from butler_maint.notify import notify_run, problems
+from butler_maint.runs.approvals import first_report, with_approval
 from butler_maint.runs.check import CheckRequest, run_check
 from butler_maint.runs.request import Target
 from butler_maint.runs.stop import Stop
@@ -25,6 +35,9 @@ from butler_maint.schedule.calendar import Scheduled, load_schedules
 from butler_maint.schedule.due import DueStatus, status
 from butler_maint.schedule.history import recent_runs
 
+AT_SKEW = timedelta(seconds=60)
+"""How far ahead of the clock ``run-due --at`` may be (clocks of two hosts differ)."""
+
 
 @dataclass(frozen=True)
 class DueRun:
@@ -32,7 +45,7 @@ class DueRun:
 
     schedule: str
     occurrence: datetime | None
-    result: str  # pass | fail | error | interrupted | frozen | refused
+    result: str  # pass | fail | error | interrupted | frozen | refused | awaiting-approval
     report_id: str | None = None
     message: str = ""
     notices: tuple[str, ...] = ()
@@ -44,8 +57,23 @@ class DueRun:
         return self.result in ("pass", "frozen")
 
 
-def run_due(target: Target, now: datetime, stop: Stop) -> list[DueRun]:
-    """Run what is due at ``now`` (under the lock); one DueRun per schedule acted on."""
+def replay_time(at: datetime, now: datetime) -> datetime:
+    """``at`` (UTC) when ``run-due --at`` may act at it: the past, or up to ``AT_SKEW``
+    ahead of ``now``; a later time is refused (exit 2)."""
+    ahead = at - now
+    if ahead > AT_SKEW:
+        minutes = max(1, round(ahead.total_seconds() / 60))
+        raise ButlerError(
+            f"--at is for replaying the past and for tests; {iso_z(at)} is {minutes} "
+            f"minute{'s' if minutes > 1 else ''} in the future (at most "
+            f"{AT_SKEW.total_seconds():.0f} s ahead of the clock)"
+        )
+    return at.astimezone(UTC)
+
+
+def run_due(target: Target, now: datetime, stop: Stop, *, replay: bool = False) -> list[DueRun]:
+    """Run what is due at ``now`` (under the lock); one DueRun per schedule acted on.
+    ``replay``: ``now`` is a past time given with ``--at``, recorded as ``trigger.at``."""
     store = EvidenceStore.for_project(target.root, target.config.evidence)
     with hold_lock(store.root / RUN_DUE_LOCK_FILE, busy="another run-due is running"):
         history = recent_runs(store, now)
@@ -54,12 +82,31 @@ def run_due(target: Target, now: datetime, stop: Stop) -> list[DueRun]:
             if stop.requested:
                 break
             state = status(scheduled.schedule, history, now, freezes=scheduled.freezes)
+            state = with_approval(store, scheduled.schedule, state)
             if state.due is None:
                 continue
+            if state.state == "awaiting-approval":
+                done.extend(_awaiting(store, target.operator, state, now))
+                continue
             previous = state.last_run.result if state.last_run else None
-            run = _one(target, scheduled, state, now, stop)
+            run = _one(target, scheduled, state, now, stop, replay=replay)
             done.append(_notified(store, scheduled, run, previous))
         return done
+
+
+def _awaiting(store: EvidenceStore, operator: str, state: DueStatus, now: datetime) -> list[DueRun]:
+    """The first call to meet an occurrence awaiting approval reports it; later ones don't."""
+    assert state.due is not None
+    name, occurrence = state.schedule, state.due.at
+    if not first_report(store, name, occurrence, now):
+        return []
+    when = iso_z(occurrence)
+    message = (
+        f"window {name} requires approval for {when}: someone other than {operator} runs "
+        f"`butler-maint window approve {name} --occurrence {when}` (reported once; it runs "
+        "at the first run-due after the approval, while its window is open)"
+    )
+    return [DueRun(name, occurrence, "awaiting-approval", message=message)]
 
 
 def _notified(
@@ -87,14 +134,15 @@ def _with_notices(run: DueRun, notices: list[str]) -> DueRun:
 
 
 def _one(
-    target: Target, scheduled: Scheduled, state: DueStatus, now: datetime, stop: Stop
-) -> DueRun:
+    target: Target, scheduled: Scheduled, state: DueStatus, now: datetime, stop: Stop,
+    *, replay: bool,
+) -> DueRun:  # fmt: skip
     schedule, occurrence = scheduled.schedule, state.due
     assert occurrence is not None
     if state.frozen is not None:
         return DueRun(schedule.name, occurrence.at, "frozen", message=state.frozen.reason)
     try:
-        written = _run(target, scheduled, state, now, stop)
+        written = _run(target, scheduled, state, now, stop, replay=replay)
     except ButlerError as exc:
         return DueRun(schedule.name, occurrence.at, "refused", message=exc.render())
     return DueRun(schedule.name, occurrence.at, str(written.result), written.id)
@@ -106,10 +154,14 @@ def _run(
     state: DueStatus,
     now: datetime,
     stop: Stop,
+    *,
+    replay: bool,
 ) -> WrittenReport:
+    """Run the due occurrence; a ``replay`` records ``now`` as ``trigger.at``."""
     schedule, occurrence = scheduled.schedule, state.due
     assert occurrence is not None
-    trigger = Trigger(by="cron", schedule=schedule.name, occurrence=occurrence.at)
+    at = now if replay else None
+    trigger = Trigger(by="cron", schedule=schedule.name, occurrence=occurrence.at, at=at)
     if schedule.checklist is not None:
         outcome = run_check(CheckRequest(target, schedule.checklist, trigger=trigger), stop)
         if outcome.evidence_error is not None:

@@ -17,6 +17,11 @@ never count.
 
 A failed or interrupted run still covers its occurrence; its result is reported.
 
+**Which runs ``status`` sees at ``now``:** the runs started at or before ``now``, and the
+cron runs that record an occurrence at or before ``now`` whenever they started. A replay
+(``run-due --at`` a past time) starts after the time it acts at; counting it from its
+occurrence is what lets the next replay of that time find it done.
+
 **States**, with ``current`` the latest occurrence at or before ``now``:
 
 - ``due``: ``current``'s window is open and no run covers it; run now, no new batch
@@ -31,6 +36,9 @@ A failed or interrupted run still covers its occurrence; its result is reported.
   routine with ``missed: run-once`` is still due once (a health check is harmless), a
   window is not (it waits for its next slot).
 - ``ok``: nothing to do.
+- ``awaiting-approval``: a window that ``requires_approval`` is due (or overdue) but
+  nobody approved the occurrence; set by ``awaiting_approval`` from the approved
+  occurrences the caller read (approvals live in the evidence store, not here).
 
 Frozen occurrences are never missed. ``next`` is the first occurrence after ``now``.
 """
@@ -38,7 +46,8 @@ Frozen occurrences are never missed. ``next`` is the first occurrence after ``no
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -53,7 +62,7 @@ from butler_maint.schedule.occurrences import (
     previous_occurrence,
 )
 
-State = Literal["due", "overdue", "missed", "frozen", "ok", "never-run"]
+State = Literal["due", "overdue", "missed", "frozen", "ok", "never-run", "awaiting-approval"]
 
 DEFAULT_LOOKBACK = timedelta(days=400)
 """How far back runs and missed occurrences are looked for."""
@@ -95,8 +104,8 @@ class DueStatus:
 
     @property
     def runnable(self) -> bool:
-        """True when a run is due now and no freeze stops it."""
-        return self.due is not None and self.frozen is None
+        """True when a run is due now and no freeze (nor a missing approval) stops it."""
+        return self.due is not None and self.frozen is None and self.state != "awaiting-approval"
 
 
 def runs_same_thing(schedule: Schedule, entry: IndexEntry) -> bool:
@@ -219,6 +228,15 @@ def _decide(facts: _Facts) -> _Decision:
     return _Decision(state, latest, True, now + schedule.length, since, frozen)
 
 
+def _seen(entry: IndexEntry, now: datetime) -> bool:
+    """True when run ``entry`` is part of the history at ``now`` (see the module doc)."""
+    if entry.started is None:
+        return False
+    if entry.started <= now:
+        return True
+    return entry.trigger == "cron" and entry.occurrence is not None and entry.occurrence <= now
+
+
 def status(
     schedule: Schedule,
     history: Sequence[IndexEntry],
@@ -229,9 +247,7 @@ def status(
 ) -> DueStatus:
     """Where ``schedule`` stands at ``now`` (aware), given index entries in chain order."""
     now = now.astimezone(UTC)
-    runs = [
-        e for e in history if belongs(schedule, e) and e.started is not None and e.started <= now
-    ]
+    runs = [e for e in history if belongs(schedule, e) and _seen(e, now)]
     current = previous_occurrence(schedule, now, horizon=lookback)
     facts = _Facts(schedule, freezes, now, lookback, current, latest_covered(schedule, runs))
     decided = _decide(facts)
@@ -250,3 +266,15 @@ def status(
         last_run=_last_run(schedule, runs[-1]) if runs else None,
         covered=facts.covered,
     )
+
+
+def awaiting_approval(
+    st: DueStatus, schedule: Schedule, approved: AbstractSet[datetime]
+) -> DueStatus:
+    """``st``, or ``awaiting-approval`` when ``schedule`` is a window that requires
+    approval and the occurrence due (not frozen) is not among the ``approved`` ones."""
+    if schedule.window is None or not schedule.requires_approval:
+        return st
+    if st.due is None or st.frozen is not None or st.due.at in approved:
+        return st
+    return replace(st, state="awaiting-approval")
