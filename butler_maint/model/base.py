@@ -6,7 +6,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
 from butler_maint.errors import ContentError, Problem
 from butler_maint.model.yamldoc import PlainStr, YamlDoc, YamlPath, resolve_tree
@@ -45,6 +52,26 @@ def _text(value: Any) -> Any:
         return str(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, str) and "\0" in value:  # e.g. a template rendered to one
+        raise ValueError(
+            "a NUL character is not allowed: no host command, path or pattern can carry it "
+            "(a shell drops it); expected text without it"
+        )
+    return value
+
+
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+
+
+def _local_path(value: str) -> str:
+    encoded = [part.encode("utf-8", "surrogatepass") for part in value.split("/")]
+    if sum(len(part) + 1 for part in encoded) > MAX_PATH_BYTES or any(
+        len(part) > MAX_NAME_BYTES for part in encoded
+    ):
+        raise ValueError(
+            f"expected a file path (at most {MAX_PATH_BYTES} bytes, {MAX_NAME_BYTES} per name)"
+        )
     return value
 
 
@@ -52,7 +79,11 @@ Number = Annotated[int | float | str, BeforeValidator(_number_or_template)]
 """A number, or a Jinja2 template rendered per host to one."""
 
 Text = Annotated[str, BeforeValidator(_text)]
-"""A string; plain YAML scalars such as ``no`` or ``1.10`` keep the text written."""
+"""A string; plain YAML scalars such as ``no`` or ``1.10`` keep the text written; a NUL
+character is refused (no shell, path or ``grep`` pattern can carry it)."""
+
+LocalPath = Annotated[Text, AfterValidator(_local_path)]
+"""A path of this machine (from the repo root): a name the filesystem can hold."""
 
 FreeValue = Annotated[Any, BeforeValidator(resolve_tree)]
 """Free-form data (vars): plain scalars resolve by YAML 1.2 core rules."""

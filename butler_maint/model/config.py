@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from butler_maint.model.base import Frozen, Text, validate_doc
+from butler_maint.model.base import Frozen, LocalPath, validate_doc
 from butler_maint.model.yamldoc import parse_file
 
 CONFIG_FILE = "butler.yaml"
@@ -15,7 +15,7 @@ CONFIG_FILE = "butler.yaml"
 class SshSettings(Frozen):
     """How SSH connections are made and bounded in time (seconds)."""
 
-    known_hosts: Text = Field("known_hosts", description="Project known_hosts file.")
+    known_hosts: LocalPath = Field("known_hosts", description="Project known_hosts file.")
     system_known_hosts: bool = Field(True, description="Also trust system and user files.")
     connect_timeout: float = Field(10, gt=0)
     banner_timeout: float = Field(10, gt=0)
@@ -27,7 +27,7 @@ class SshSettings(Frozen):
 class EvidenceSettings(Frozen):
     """Where and how run evidence is stored."""
 
-    dir: Text = Field("evidence", description="Evidence store, relative to the repo root.")
+    dir: LocalPath = Field("evidence", description="Evidence store, relative to the repo root.")
     git: bool = Field(False, description="Commit every report when the store is a git repo.")
     keep_artifacts: int = Field(20, ge=0, description="Keep per-run artifacts of the last N runs.")
 
@@ -35,7 +35,7 @@ class EvidenceSettings(Frozen):
 class ProjectConfig(Frozen):
     """``butler.yaml``: every setting has a sensible default."""
 
-    inventory: Text = Field("inventories/local.yml", description="Default inventory.")
+    inventory: LocalPath = Field("inventories/local.yml", description="Default inventory.")
     forks: int = Field(20, ge=1, le=1000, description="Hosts worked on in parallel.")
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     ssh: SshSettings = Field(default_factory=SshSettings)
