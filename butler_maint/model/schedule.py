@@ -1,24 +1,46 @@
 """Schedules: routine checklist runs and maintenance windows, with freeze periods.
 
 Occurrence arithmetic (RRULE/cron in a time zone, DST) lives in ``butler_maint.schedule``;
-this module only says what a schedule file may contain and checks each value's form.
+this module only says what a schedule file may contain and checks each value's form. A
+recurrence must fire, at most once a minute (``MIN_GAP``), and within bounds that keep
+every expansion short (``check_recurrence``).
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from butler_maint.model.base import Frozen, Number, Text, Vars
+from butler_maint.model.base import Frozen, LocalPath, Number, Text, Vars
 from butler_maint.model.checklist import Name
+from butler_maint.model.checks import Delay, Retries
 from butler_maint.model.notify import Notify
+
+if TYPE_CHECKING:
+    from dateutil.rrule import rrule, rruleset
 
 _DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*$")
 _SERIAL = re.compile(r"^(\d+)%?$")
+
+MAX_DURATION = timedelta(days=366)
+"""Longest ``duration`` of a window (longer ones are typos, and overflow date arithmetic)."""
+RRULE_ANCHOR = datetime(2026, 1, 1)
+"""DTSTART of an RRULE that names none (naive: a wall time in the schedule's zone)."""
+MIN_GAP = timedelta(minutes=1)
+"""The documented minimum: a schedule fires at most once a minute (cron's own grain)."""
+MAX_COUNT = 10_000
+"""Largest ``COUNT`` of an RRULE (a longer series names an ``UNTIL``)."""
+FIRES_WITHIN_YEARS = 10
+"""An RRULE must fire within this many years of its DTSTART."""
+FREEZE_YEARS = (1900, 9998)
+"""Years a freeze may name (its days are resolved to instants, which need a margin)."""
+_MAX_CANDIDATES = 100_000  # bound on the work of the check above
+_YEARLY, _MONTHLY, _WEEKLY, _DAILY, _HOURLY, _MINUTELY, _SECONDLY = range(7)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -26,28 +48,222 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if not match or not any(match.groups()):
         raise ValueError(f"expected a duration such as '3h', '90m' or '1d 2h', got {text!r}")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes)
+    try:
+        days, hours, minutes = (int(g or 0) for g in match.groups())
+        length = timedelta(days=days, hours=hours, minutes=minutes)
+    except (ValueError, OverflowError):
+        length = MAX_DURATION * 2
+    if not timedelta(minutes=1) <= length <= MAX_DURATION:
+        raise ValueError(f"expected a duration from 1m to {MAX_DURATION.days}d, got {text!r}")
+    return length
 
 
-def check_recurrence(text: str) -> str:
-    """Accept an RRULE (``RRULE:...``) or a five-field cron expression."""
-    if text.upper().startswith(("RRULE:", "DTSTART")):
-        from dateutil.rrule import rrulestr
+def is_rrule(every: str) -> bool:
+    """True for an RRULE (``RRULE:...``/``DTSTART...``), False for a cron expression."""
+    return every.lstrip().upper().startswith(("RRULE:", "DTSTART"))
 
+
+def parse_rrule(text: str) -> rrule | rruleset:
+    """dateutil's reading of an RRULE text, anchored at ``RRULE_ANCHOR``."""
+    from dateutil.rrule import rrulestr
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # e.g. an unknown TZID is a warning to dateutil
+            return rrulestr(text, dtstart=RRULE_ANCHOR)
+    # dateutil's parsers raise ValueError, but also TypeError, OverflowError or
+    # IndexError on some malformed values: all of them mean "not an RRULE".
+    except Exception as exc:
+        raise ValueError(f"invalid RRULE: {exc or type(exc).__name__}") from None
+
+
+def rule_parts(
+    recurrence: rrule | rruleset,
+) -> tuple[list[rrule], list[datetime], list[rrule], list[datetime]]:
+    """``(rrules, rdates, exrules, exdates)`` of a parsed recurrence."""
+    from dateutil.rrule import rruleset
+
+    if not isinstance(recurrence, rruleset):
+        return [recurrence], [], [], []
+    state = vars(recurrence)  # dateutil keeps a set's parts only in these attributes
+    return state["_rrule"], state["_rdate"], state["_exrule"], state["_exdate"]
+
+
+def rule_fields(rule: rrule) -> dict[str, Any]:
+    """A rule's effective values: ``_freq``, ``_interval``, ``_dtstart``, ``_count``,
+    ``_until``, ``_byhour``... (dateutil offers no other way to read them)."""
+    return dict(vars(rule))
+
+
+def _seconds_of_minute(rule: rrule) -> set[int] | None:
+    """The seconds of the minute ``rule`` can fire at; None for "any"."""
+    fields = rule_fields(rule)
+    if fields["_bysecond"] is not None:
+        return set(fields["_bysecond"])
+    if fields["_interval"] % 60 == 0:  # FREQ=SECONDLY stepping whole minutes
+        return {fields["_dtstart"].second}
+    return None
+
+
+def _too_frequent(rules: list[rrule], dates: list[datetime]) -> str | None:
+    """Why a recurrence could fire less than ``MIN_GAP`` apart, or None."""
+    seconds: set[int] = {d.second for d in dates}
+    for rule in rules:
+        fields = rule_fields(rule)
+        found = _seconds_of_minute(rule)
+        lone_wide_step = fields["_freq"] == _SECONDLY and fields["_interval"] >= 60
+        if found is None or len(found) > 1:
+            if not (lone_wide_step and len(rules) + len(dates) == 1):
+                return "it can fire more than once a minute (several seconds of a minute)"
+            continue
+        seconds |= found
+    if len(seconds) > 1:
+        return "its rules and dates fire at different seconds of a minute"
+    return None
+
+
+_PERIOD_DAYS = {_YEARLY: 366, _MONTHLY: 31, _WEEKLY: 7, _DAILY: 1, _HOURLY: 1 / 24}
+
+
+def _check_interval(rule: rrule) -> None:
+    """INTERVAL is 1 or more, and occurrences are at most ``FIRES_WITHIN_YEARS`` apart."""
+    fields = rule_fields(rule)
+    interval = fields["_interval"]
+    if interval < 1:
+        raise ValueError(f"INTERVAL={interval}: expected 1 or more")
+    if interval * _PERIOD_DAYS.get(fields["_freq"], 1 / 1440) > 366 * FIRES_WITHIN_YEARS:
+        raise ValueError(
+            f"INTERVAL={interval}: occurrences more than {FIRES_WITHIN_YEARS} years apart; "
+            "expected a rule that fires again within that time"
+        )
+
+
+def _day_filters(fields: dict[str, Any]) -> dict[str, Any]:
+    """The day-level filters of a rule as keyword arguments of a YEARLY rule."""
+    weekdays = list(fields["_byweekday"] or ()) + [wd for wd, _ in fields["_bynweekday"] or ()]
+    days = {
+        "bymonth": fields["_bymonth"],
+        "byweekno": fields["_byweekno"],
+        "byyearday": fields["_byyearday"],
+        "bymonthday": tuple(fields["_bymonthday"]) + tuple(fields["_bynmonthday"]) or None,
+        "byweekday": weekdays or None,
+        "byeaster": fields["_byeaster"],
+    }
+    if all(days[k] is None for k in days if k != "bymonth"):
+        days["bymonthday"] = range(1, 32)  # every day of the months allowed
+    days["bymonth"] = days["bymonth"] or range(1, 13)
+    return days
+
+
+def _period(freq: int, wkst: int, moment: datetime) -> int:
+    """Index of the FREQ period holding ``moment`` (consecutive periods differ by 1)."""
+    day = moment.toordinal()
+    by_freq = {
+        _YEARLY: moment.year,
+        _MONTHLY: moment.year * 12 + moment.month,
+        _WEEKLY: (day - (moment.weekday() - wkst) % 7) // 7,
+        _DAILY: day,
+        _HOURLY: day * 24 + moment.hour,
+        _MINUTELY: (day * 24 + moment.hour) * 60 + moment.minute,
+    }
+    return by_freq.get(freq, ((day * 24 + moment.hour) * 60 + moment.minute) * 60 + moment.second)
+
+
+def _setpos_hits(bysetpos: Any, size: int) -> bool:
+    return any(1 <= p <= size or -size <= p <= -1 for p in bysetpos)
+
+
+def _fires(rule: rrule) -> bool:
+    """Whether ``rule`` fires within ``FIRES_WITHIN_YEARS`` of its DTSTART.
+
+    dateutil searches a rule that never fires up to the year 9999 (seconds of work per
+    expansion), so this asks a YEARLY rule with the same day and time filters (one
+    step per year) for the candidate times, and keeps those in the rule's INTERVAL
+    phase and BYSETPOS, with bounded work.
+    """
+    from dateutil.rrule import YEARLY
+    from dateutil.rrule import rrule as make_rrule
+
+    fields = rule_fields(rule)
+    start: datetime = fields["_dtstart"]
+    freq, interval, wkst = fields["_freq"], fields["_interval"], fields["_wkst"]
+    times = {
+        "byhour": fields["_byhour"] or range(24),
+        "byminute": fields["_byminute"] or range(60),
+        "bysecond": fields["_bysecond"] or range(60),
+    }
+    filters: dict[str, Any] = {**_day_filters(fields), **times}
+    candidates = make_rrule(YEARLY, dtstart=start, **filters)
+    try:
+        horizon = start + timedelta(days=366 * FIRES_WITHIN_YEARS)
+    except OverflowError:  # a DTSTART within ten years of the year 9999
+        horizon = datetime.max.replace(tzinfo=start.tzinfo)
+    first, group, size = _period(freq, wkst, start), None, 0
+    for seen, moment in enumerate(candidates):
+        if moment > horizon or seen > _MAX_CANDIDATES:
+            return False
+        index = _period(freq, wkst, moment)
+        if (index - first) % interval:
+            continue
+        if fields["_bysetpos"] is None:
+            return True
+        if index != group:
+            if group is not None and _setpos_hits(fields["_bysetpos"], size):
+                return True
+            group, size = index, 0
+        size += 1
+    return group is not None and _setpos_hits(fields["_bysetpos"], size)
+
+
+def check_rrule(text: str) -> str:
+    """Accept an RRULE that fires, at most once a minute, within a bounded expansion."""
+    recurrence = parse_rrule(text)
+    rules, dates, exrules, _ = rule_parts(recurrence)
+    for rule in [*rules, *exrules]:
+        _check_interval(rule)
+    reason = _too_frequent(rules, dates)
+    if reason is not None:
+        raise ValueError(
+            f"{reason}; expected at most one occurrence a minute (FREQ=SECONDLY needs "
+            "INTERVAL=60 or more, and a rule lists at most one BYSECOND)"
+        )
+    for rule in [*rules, *exrules]:
+        count = rule_fields(rule)["_count"]
+        if count is not None and count > MAX_COUNT:
+            raise ValueError(f"COUNT={count}: expected at most {MAX_COUNT} (or use UNTIL)")
         try:
-            rrulestr(text, dtstart=datetime(2026, 1, 1))
-        except (ValueError, TypeError) as exc:
+            fires = _fires(rule) and next(iter(rule), None) is not None
+        except (ValueError, OverflowError) as exc:
             raise ValueError(f"invalid RRULE: {exc}") from None
-        return text
-    from croniter import croniter
+        if not fires and (rule in exrules or not dates):
+            raise ValueError(
+                f"the rule never fires in the {FIRES_WITHIN_YEARS} years after its DTSTART "
+                f"({rule_fields(rule)['_dtstart']:%Y-%m-%d}); expected a rule that fires "
+                "(check BYMONTHDAY, BYSETPOS and INTERVAL against the calendar)"
+            )
+    return text
+
+
+def check_cron(text: str) -> str:
+    """Accept a five-field cron expression that fires."""
+    from croniter import CroniterError, croniter
 
     if len(text.split()) != 5 or not croniter.is_valid(text):
         raise ValueError(
             f"expected an RRULE ('RRULE:FREQ=WEEKLY;BYDAY=SU;BYHOUR=2') or a five-field "
             f"cron expression ('0 2 * * 0'), got {text!r}"
         )
+    try:
+        croniter(text, RRULE_ANCHOR).get_next(datetime)
+    except CroniterError:
+        raise ValueError(f"the cron expression {text!r} never fires") from None
     return text
+
+
+def check_recurrence(text: str) -> str:
+    """Accept an RRULE (``RRULE:...``) or a five-field cron expression that fires, at
+    most once a minute (``MIN_GAP``)."""
+    return check_rrule(text) if is_rrule(text) else check_cron(text)
 
 
 class Freeze(Frozen):
@@ -56,6 +272,14 @@ class Freeze(Frozen):
     start: date | datetime = Field(alias="from")
     end: date | datetime = Field(alias="to")
     reason: Text
+
+    @field_validator("start", "end")
+    @classmethod
+    def _in_range(cls, value: date | datetime) -> date | datetime:
+        if not FREEZE_YEARS[0] <= value.year <= FREEZE_YEARS[1]:
+            first, last = FREEZE_YEARS
+            raise ValueError(f"expected a date from {first}-01-01 to {last}-12-31, got {value}")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Freeze:
@@ -85,12 +309,16 @@ class ChecklistStep(Frozen):
         description="A host failing, erroring or unreachable in this step gets no later "
         "step of the window (recorded not_run with the reason); false: informational.",
     )
+    retries: Retries | None = Field(
+        None, description="Default retries of the step's checks (e.g. after a reboot)."
+    )
+    delay: Delay | None = Field(None, description="Default delay between those attempts.")
 
 
 class PlaybookStep(Frozen):
     """A window step that runs a playbook."""
 
-    playbook: Text = Field(description="Path from the repo root, e.g. playbooks/patch.yml.")
+    playbook: LocalPath = Field(description="Path from the repo root, e.g. playbooks/patch.yml.")
     title: Text | None = None
     vars: Vars
 
@@ -117,7 +345,7 @@ class Schedule(Frozen):
     checklist: Name | None = Field(None, description="What a routine runs.")
     steps: list[Step] = Field(default_factory=list, description="What a window runs, in order.")
     freeze: list[Freeze] = Field(default_factory=list)
-    freeze_files: list[Text] = Field(default_factory=list, description="e.g. freezes/x.yaml")
+    freeze_files: list[LocalPath] = Field(default_factory=list, description="e.g. freezes/x.yaml")
     notify: list[Notify] = Field(default_factory=list, description="Webhooks, emails.")
 
     @field_validator("timezone")
@@ -125,7 +353,7 @@ class Schedule(Frozen):
     def _zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
             raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Berlin, UTC)") from None
         return value
 

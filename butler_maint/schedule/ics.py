@@ -197,7 +197,7 @@ def _parse_time(prop: Property, where: Path) -> date | datetime:
         return moment  # floating: a wall time in the schedule's zone
     try:
         zone = ZoneInfo(tzid)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
         raise _error(where, prop, f"unknown TZID {tzid!r} (use an IANA zone name)") from None
     return local_instant(moment, zone)  # the DST rules of occurrences, as a UTC instant
 

@@ -29,18 +29,31 @@ An RRULE without DTSTART is anchored at 2026-01-01 00:00 in the schedule's zone 
 anchor ``validate`` uses): INTERVAL counts from there, and unset BYHOUR/BYMINUTE mean
 00:00. A DTSTART's wall time is read in the schedule's ``timezone`` (a TZID or Z on it
 is not a second zone).
+
+Expanding a range costs what the range holds, not what lies before it: dateutil walks
+a rule from its DTSTART, so each rule is moved to start a whole number of INTERVAL
+periods later (the same occurrences from there on) and to stop at the range's end. A
+rule with COUNT is walked from its DTSTART (COUNT is at most ``MAX_COUNT``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from butler_maint.model.schedule import Schedule
+from butler_maint.model.schedule import (
+    Schedule,
+    is_rrule,
+    parse_rrule,
+    rule_fields,
+    rule_parts,
+)
 
-RRULE_ANCHOR = datetime(2026, 1, 1)
-"""DTSTART of an RRULE that names none (naive: a wall time in the schedule's zone)."""
+if TYPE_CHECKING:
+    from dateutil.rrule import rrule
+
 
 _MARGIN = timedelta(days=2)  # more than any UTC offset change (Pacific/Apia skipped 24h)
 _FIRST_CHUNK = timedelta(days=1)
@@ -110,26 +123,62 @@ def _gap_end(wall: datetime, zone: ZoneInfo, low: datetime, high: datetime) -> d
     return datetime.fromtimestamp(lo, UTC)
 
 
-def is_rrule(every: str) -> bool:
-    """True for an RRULE (``RRULE:...``/``DTSTART...``), False for a cron expression."""
-    return every.lstrip().upper().startswith(("RRULE:", "DTSTART"))
-
-
 def wall_times(every: str, low: datetime, high: datetime) -> list[datetime]:
     """Nominal wall times (naive) of ``every`` in ``[low, high]``, ascending."""
     return _rrule_walls(every, low, high) if is_rrule(every) else _cron_walls(every, low, high)
 
 
 def _rrule_walls(every: str, low: datetime, high: datetime) -> list[datetime]:
-    from dateutil.rrule import rrulestr
+    from dateutil.rrule import rruleset
 
-    rule = rrulestr(every, dtstart=RRULE_ANCHOR)
-    first = next(iter(rule), None)
-    if first is None:
+    rules, dates, exrules, exdates = rule_parts(parse_rrule(every))
+    firsts = [rule_fields(rule)["_dtstart"] for rule in rules] + dates
+    if not firsts:
         return []
-    tz = first.tzinfo  # a DTSTART with TZID/Z: keep its wall clock, compare in its zone
-    found = rule.between(low.replace(tzinfo=tz), high.replace(tzinfo=tz), inc=True)
-    return [w.replace(tzinfo=None) for w in found]
+    tz = firsts[0].tzinfo  # a DTSTART with TZID/Z: keep its wall clock, compare in its zone
+    low, high = low.replace(tzinfo=tz), high.replace(tzinfo=tz)
+    bounded = rruleset()
+    for rule in rules:
+        bounded.rrule(_within(rule, low, high))
+    for rule in exrules:
+        bounded.exrule(_within(rule, low, high))
+    for moment in dates:
+        bounded.rdate(moment)
+    for moment in exdates:
+        bounded.exdate(moment)
+    return [w.replace(tzinfo=None) for w in bounded.between(low, high, inc=True)]
+
+
+def _within(rule: rrule, low: datetime, high: datetime) -> rrule:
+    """``rule`` walked from shortly before ``low`` and stopped at ``high``."""
+    fields = rule_fields(rule)
+    if fields["_count"] is not None:
+        return rule  # a COUNT counts from DTSTART
+    until = high if fields["_until"] is None else min(fields["_until"], high)
+    return rule.replace(dtstart=_skip_ahead(fields, low), until=until)
+
+
+_STEP = {2: timedelta(weeks=1), 3: timedelta(days=1), 4: timedelta(hours=1)}
+_STEP.update({5: timedelta(minutes=1), 6: timedelta(seconds=1)})  # dateutil's FREQ values
+
+
+def _skip_ahead(fields: dict[str, Any], low: datetime) -> datetime:
+    """DTSTART moved a whole number of INTERVAL periods on, to two periods before ``low``:
+    same time of day, weekday and day of month, so the same occurrences from there."""
+    start: datetime = fields["_dtstart"]
+    freq, interval = fields["_freq"], fields["_interval"]
+    if freq in _STEP:
+        step = _STEP[freq] * interval
+        periods = (low - start) // step - 2
+        return start + step * periods if periods > 0 else start
+    if start.day > 28:
+        return start  # not every month has that day: walk it from DTSTART (monthly steps)
+    months = interval * (12 if freq == 0 else 1)
+    periods = ((low.year - start.year) * 12 + low.month - start.month) // months - 2
+    if periods <= 0:
+        return start
+    total = start.month - 1 + periods * months
+    return start.replace(year=start.year + total // 12, month=total % 12 + 1)
 
 
 def _cron_walls(every: str, low: datetime, high: datetime) -> list[datetime]:
