@@ -19,6 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel
 
 from butler_maint.model.base import is_template
+from butler_maint.model.checklist import Checklist
 
 # Variables every host has without anyone defining them (names as in Ansible).
 MAGIC_VARS = frozenset({"inventory_hostname", "group_names", "groups", "hostvars"})
@@ -349,6 +350,24 @@ def templates_in(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple
             yield from templates_in(item, (*path, i))
     elif is_template(value):
         yield path, value
+
+
+Reader = Callable[[str], set[str]]
+"""``variables_used`` or ``condition_variables``: the names a template reads."""
+
+
+def checklist_templates(
+    checklist: Checklist,
+) -> Iterator[tuple[tuple[str | int, ...], Reader, str]]:
+    """Every template of a checklist (vars, check specs, ``when``) with its reader."""
+    for path, text in templates_in(checklist.vars, ("vars",)):
+        yield path, variables_used, text
+    for i, check in enumerate(checklist.checks):
+        spec = check.spec if isinstance(check.spec, str) else check.spec.model_dump()
+        for path, text in templates_in(spec, ("checks", i, check.kind)):
+            yield path, variables_used, text
+        if check.when:
+            yield ("checks", i, "when"), condition_variables, check.when
 
 
 def render_data(value: Any, variables: Mapping[str, Any]) -> Any:

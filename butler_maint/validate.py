@@ -38,10 +38,8 @@ from butler_maint.schedule.ics import freezes_from_ics
 from butler_maint.templating import (
     MAGIC_VARS,
     TemplateProblem,
-    condition_variables,
+    checklist_templates,
     environment,
-    templates_in,
-    variables_used,
 )
 from butler_maint.waivers import Waiver, WaiverFile, waiver_files
 
@@ -136,12 +134,18 @@ def _checklists(
 ) -> dict[str, Loaded[Checklist]]:
     found = {
         loaded.model.checklist: loaded
-        for loaded in _load_each(content_files(root / "checklists"), load_checklist, report)
+        for loaded in _load_each(content_files(root / "checklists"), _load_checklist, report)
     }
     for loaded in found.values():
         report.problems.extend(_checklist_refs(root, loaded, inventories))
     report.counts["checklists"] = len(found)
     return found
+
+
+def _load_checklist(path: Path) -> Loaded[Checklist]:
+    """A checklist whose templates are checked below, with the names they read (a bad
+    template is reported without hiding the checklist from the schedules naming it)."""
+    return load_checklist(path, templates=False)
 
 
 def _checklist_refs(
@@ -156,7 +160,7 @@ def _checklist_refs(
         for h in inv.select(checklist.hosts)
     ]
     defined = set(checklist.vars) | MAGIC_VARS | set(environment().globals)
-    for path, reader, text in _templates_of(checklist):
+    for path, reader, text in checklist_templates(checklist):
         label = dotted(path)
         try:
             used = reader(text)
@@ -173,21 +177,6 @@ def _checklist_refs(
             msg = f"checks[{i}].testinfra: module {check.testinfra!r} does not exist"
             problems.append(Problem(doc.where(("checks", i, "testinfra")), msg))
     return problems
-
-
-Reader = Callable[[str], set[str]]
-
-
-def _templates_of(checklist: Checklist) -> Iterable[tuple[tuple[str | int, ...], Reader, str]]:
-    """Every template of a checklist with the function that lists the names it reads."""
-    for path, text in templates_in(checklist.vars, ("vars",)):
-        yield path, variables_used, text
-    for i, check in enumerate(checklist.checks):
-        spec = check.spec if isinstance(check.spec, str) else check.spec.model_dump()
-        for path, text in templates_in(spec, ("checks", i, check.kind)):
-            yield path, variables_used, text
-        if check.when:
-            yield ("checks", i, "when"), condition_variables, check.when
 
 
 def _undefined(used: set[str], defined: set[str], hosts: list[HostInfo]) -> Iterable[str]:
