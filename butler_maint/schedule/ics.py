@@ -199,7 +199,10 @@ def _parse_time(prop: Property, where: Path) -> date | datetime:
         zone = ZoneInfo(tzid)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
         raise _error(where, prop, f"unknown TZID {tzid!r} (use an IANA zone name)") from None
-    return local_instant(moment, zone)  # the DST rules of occurrences, as a UTC instant
+    try:
+        return local_instant(moment, zone)  # the DST rules of occurrences, as a UTC instant
+    except OverflowError:
+        raise _error(where, prop, f"{prop.name}: {value!r} is out of range") from None
 
 
 def parse_duration(prop: Property, where: Path) -> timedelta:
@@ -208,13 +211,16 @@ def parse_duration(prop: Property, where: Path) -> timedelta:
     if not match or not any(match.groups()[1:]):
         raise _error(where, prop, f"DURATION: cannot read {prop.value!r}")
     sign, weeks, days, hours, minutes, seconds = match.groups()
-    total = timedelta(
-        weeks=int(weeks or 0),
-        days=int(days or 0),
-        hours=int(hours or 0),
-        minutes=int(minutes or 0),
-        seconds=int(seconds or 0),
-    )
+    try:
+        total = timedelta(
+            weeks=int(weeks or 0),
+            days=int(days or 0),
+            hours=int(hours or 0),
+            minutes=int(minutes or 0),
+            seconds=int(seconds or 0),
+        )
+    except OverflowError:
+        raise _error(where, prop, f"DURATION: {prop.value!r} is too long") from None
     return -total if sign == "-" else total
 
 
@@ -228,10 +234,13 @@ def _end(event: dict[str, Property], start: date | datetime, where: Path) -> dat
         end = _parse_time(event["DTEND"], where)
     elif "DURATION" in event:
         length = parse_duration(event["DURATION"], where)
-        if isinstance(start, datetime) and start.tzinfo is not None:
-            end = start.astimezone(UTC) + length  # elapsed time, whatever DST does
-        else:
-            end = start + length
+        try:
+            if isinstance(start, datetime) and start.tzinfo is not None:
+                end = start.astimezone(UTC) + length  # elapsed time, whatever DST does
+            else:
+                end = start + length
+        except OverflowError:
+            raise _error(where, event["DURATION"], "DURATION: ends past the year 9999") from None
     else:
         return start  # RFC 5545: a one-day event, or one without length
     if isinstance(end, datetime) or isinstance(start, datetime):

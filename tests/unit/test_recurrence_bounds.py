@@ -4,6 +4,7 @@ asked for (never walked from a DTSTART decades back, never searched up to the ye
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from butler_maint.model.schedule import (
     check_recurrence,
     parse_duration,
 )
+from butler_maint.schedule.ics import freezes_from_ics
 from butler_maint.schedule.occurrences import next_occurrence, occurrences, previous_occurrence
 
 
@@ -111,6 +113,30 @@ def test_a_freeze_at_the_end_of_the_calendar_is_refused(tmp_path: Path, when: st
         ContentError, match=r"w\.yaml:5:\d+: freeze\[0\]\.(to|from): expected a date"
     ):
         load_schedule(path)
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (
+            "DTSTART:20260101T000000Z\nDURATION:P99999999999D",
+            "4:1: DURATION: 'P99999999999D'",
+        ),
+        ("DTSTART:99991231T235959\nDURATION:PT1H", "4:1: DURATION: ends past the year 9999"),
+        (
+            "DTSTART;TZID=Etc/GMT-14:99991231T235959",
+            "3:1: not a freeze period: Value error, expected",
+        ),
+        ("DTSTART;VALUE=DATE:00010101", "3:1: not a freeze period: Value error, expected a date"),
+    ],
+)
+def test_an_ics_freeze_at_the_end_of_the_calendar(
+    tmp_path: Path, lines: str, expected: str
+) -> None:
+    path = tmp_path / "f.ics"
+    path.write_text(f"BEGIN:VCALENDAR\nBEGIN:VEVENT\n{lines}\nEND:VEVENT\nEND:VCALENDAR\n")
+    with pytest.raises(ContentError, match=re.escape(f"f.ics:{expected}")):
+        freezes_from_ics(path)
 
 
 @pytest.mark.parametrize("text", ["99999999999999999999h", "0m", f"{MAX_DURATION.days + 1}d"])
