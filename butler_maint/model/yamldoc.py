@@ -40,8 +40,8 @@ MAX_WRITTEN = 20_000
 """Most values (nodes) a file may hold as written, before aliases expand."""
 MAX_DEPTH = 64
 MAX_BYTES = 256 << 10
-"""Largest content file (256 KiB, 50 times the largest checklist we know): reading one
-costs well under a second."""
+"""Largest content file (256 KiB, far more than any checklist needs): reading one costs
+well under a second."""
 
 YamlPath = tuple[str | int, ...]
 
@@ -301,12 +301,15 @@ def _refuse_control(text: str, source: Path) -> None:
         return
     line, col = _position(text, found.start())
     char = found.group()
-    name = "a NUL character" if char == "\0" else f"the control character U+{ord(char):04X}"
-    raise ContentError.at(
-        Location(source, line, col),
-        f"{name} is not allowed in a YAML file; expected text (tab and line breaks are "
-        'the only control characters; write others as escapes in double quotes, "\\x1b")',
-    )
+    if char == "\0":
+        message = "a NUL character is not allowed in a YAML file; expected text (a binary file?)"
+    else:
+        message = (
+            f"the control character U+{ord(char):04X} is not allowed in a YAML file; expected "
+            "text (tab and line breaks are the only control characters; write others as "
+            'escapes in double quotes, "\\x1b")'
+        )
+    raise ContentError.at(Location(source, line, col), message)
 
 
 def _compose(text: str, source: Path) -> Node | None:
