@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from butler_maint.errors import ContentError, Location
 from butler_maint.model.schedule import Freeze
+from butler_maint.model.yamldoc import MAX_BYTES
 from butler_maint.schedule.occurrences import local_instant
 
 PRODID = "-//butler-maint//maintenance calendar//EN"
@@ -144,13 +145,13 @@ def _split_outside_quotes(text: str, sep: str, maxsplit: int = -1) -> list[str]:
 
 def content_lines(text: str) -> list[Property]:
     """Unfold ``text`` and split it into properties (blank lines skipped)."""
-    logical: list[tuple[int, str]] = []
+    logical: list[tuple[int, list[str]]] = []  # parts joined once: unfolding stays linear
     for number, raw in enumerate(re.split(r"\r\n|\n|\r", text), start=1):
         if raw[:1] in (" ", "\t") and logical:
-            logical[-1] = (logical[-1][0], logical[-1][1] + raw[1:])
+            logical[-1][1].append(raw[1:])
         elif raw.strip():
-            logical.append((number, raw))
-    return [_property(number, line) for number, line in logical]
+            logical.append((number, [raw]))
+    return [_property(number, "".join(parts)) for number, parts in logical]
 
 
 def _property(number: int, line: str) -> Property:
@@ -274,7 +275,13 @@ def freeze_of(event: dict[str, Property], where: Path) -> Freeze | None:
 def freezes_from_ics(path: Path) -> list[Freeze]:
     """Freeze periods from the VEVENTs of an .ics file (SUMMARY is the reason)."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
+        if len(data) > MAX_BYTES:
+            raise ContentError.at(
+                Location(path, 1, 1),
+                f"calendar larger than {MAX_BYTES >> 10} KiB; expected a smaller file",
+            )
+        text = data.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ContentError.at(Location(path), f"cannot read calendar: {exc}") from None
     if not text.lstrip().upper().startswith("BEGIN:VCALENDAR"):

@@ -139,6 +139,13 @@ def test_an_ics_freeze_at_the_end_of_the_calendar(
         freezes_from_ics(path)
 
 
+def test_an_ics_file_too_large(tmp_path: Path) -> None:
+    path = tmp_path / "f.ics"
+    path.write_text("BEGIN:VCALENDAR\n" + "X-PAD:" + "x" * (300 << 10) + "\nEND:VCALENDAR\n")
+    with pytest.raises(ContentError, match=r"f\.ics:1:1: calendar larger than 256 KiB"):
+        freezes_from_ics(path)
+
+
 @pytest.mark.parametrize("text", ["99999999999999999999h", "0m", f"{MAX_DURATION.days + 1}d"])
 def test_durations_out_of_range(text: str) -> None:
     with pytest.raises(ValueError, match="expected a duration from 1m to 366d"):
