@@ -45,6 +45,7 @@ class CheckResult:
     kind: str = ""
     sub: tuple[SubResult, ...] = ()
     cut: Segment | None = None  # the check's output, when it was too long to keep whole
+    attempts: int = 1  # how many times the check ran (``retries``)
 
 
 @dataclass(frozen=True)
@@ -130,19 +131,42 @@ class Context:
     redactor: Redactor
     registry: Registry
     testinfra: Testinfra | None = None
+    stop: threading.Event | None = None  # ends the wait between a check's attempts
+
+
+RETRY_ON = frozenset({Status.FAIL, Status.ERROR, Status.UNREACHABLE})
+"""Statuses a check with ``retries`` runs again on (a host coming back from a reboot)."""
 
 
 def execute_host(planned: Planned, ctx: Context) -> HostRun:
-    """Send one script to the host, parse and judge every check, then run testinfra."""
+    """Send one script to the host, parse and judge every check, then run testinfra.
+
+    Checks with ``retries`` that failed, errored or found the host unreachable run again
+    (only they, in one script) after their ``delay``, until they pass or run out of
+    attempts; a stop ends the waiting. Each result records its number of attempts."""
     host = planned.host
     verdicts: dict[str, tuple[Verdict, int]] = {k: (v, 0) for k, v in planned.decided.items()}
+    attempts: dict[str, int] = {}
+    cuts: dict[str, Segment | None] = {}
     execution: Execution | None = None
-    token = new_token()
-    if planned.send:
-        fragments = [(c.id, ctx.registry[c.kind].fragment(spec)) for c, spec in planned.send]
+    pending, attempt = planned.send, 1
+    while pending:
+        token = new_token()
+        fragments = [(c.id, ctx.registry[c.kind].fragment(spec)) for c, spec in pending]
         limits = OutputLimits(frame_marker=f"{token} ".encode())
         execution = ctx.executor(host, build_script(fragments, token), limits)
-        verdicts.update(_judge_all(planned, execution, token, ctx.registry))
+        verdicts.update(_judge_all(pending, execution, token, ctx.registry))
+        for check, _ in pending:
+            attempts[check.id] = attempt
+            cuts[check.id] = execution.segment_after(f"{token} B {check.id}".encode())
+        pending = [
+            (c, spec)
+            for c, spec in pending
+            if c.retries >= attempt and verdicts[c.id][0].status in RETRY_ON
+        ]
+        if pending and _stopped_while_waiting(ctx.stop, max(c.delay for c, _ in pending)):
+            break
+        attempt += 1
     subs: dict[str, list[SubResult]] = {}
     for check, module in planned.modules:
         verdicts[check.id], subs[check.id] = _testinfra(ctx, host, module, execution)
@@ -151,13 +175,19 @@ def execute_host(planned: Planned, ctx: Context) -> HostRun:
         for check_id, (verdict, ms) in verdicts.items()
     ]
     results = [_with_subs(r, subs.get(r.check, []), ctx.redactor) for r in results]
-    if execution is not None and execution.cut:  # a check printed more than is kept
-        results = [
-            replace(r, cut=execution.segment_after(f"{token} B {r.check}".encode()))
-            for r in results
-        ]
+    results = [
+        replace(r, cut=cuts.get(r.check), attempts=attempts.get(r.check, 1)) for r in results
+    ]
     reached = execution is None or execution.status != "unreachable"
     return HostRun(host.name, results, execution.host_key if execution else None, reached)
+
+
+def _stopped_while_waiting(stop: threading.Event | None, delay_s: float) -> bool:
+    """Wait ``delay_s`` before the next attempt; True when a stop came meanwhile."""
+    if stop is None:
+        time.sleep(delay_s)
+        return False
+    return stop.wait(delay_s)
 
 
 def _with_subs(result: CheckResult, subs: list[SubResult], redactor: Redactor) -> CheckResult:
@@ -180,15 +210,15 @@ def _testinfra(
 
 
 def _judge_all(
-    planned: Planned, execution: Execution, token: str, registry: Registry
+    send: list[tuple[Check, Spec]], execution: Execution, token: str, registry: Registry
 ) -> dict[str, tuple[Verdict, int]]:
     if execution.status != "ok":
         status: Status = Status.UNREACHABLE if execution.status == "unreachable" else Status.ERROR
-        return {c.id: (Verdict(status, message=execution.message), 0) for c, _ in planned.send}
+        return {c.id: (Verdict(status, message=execution.message), 0) for c, _ in send}
     framed, complete = parse_output(execution.stdout, token)
     found: dict[str, Framed] = {f.check_id: f for f in framed}
     out: dict[str, tuple[Verdict, int]] = {}
-    for check, spec in planned.send:
+    for check, spec in send:
         frame = found.get(check.id)
         if frame is None:
             why = _script_died(execution, complete)

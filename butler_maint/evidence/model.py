@@ -86,6 +86,9 @@ class Result(Frozen):
     message: str | None = None
     sub: list[Result] | None = Field(None, description="Sub-results (e.g. testinfra tests).")
     output: Output | None = None
+    attempts: int | None = Field(
+        None, ge=2, description="How many times the check ran (retries), when more than once."
+    )
 
 
 class HostStats(Frozen):

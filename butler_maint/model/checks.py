@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from butler_maint.model.base import Frozen, Number, Text
 
@@ -23,6 +23,31 @@ CHECK_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _MODE = re.compile(r"^0?[0-7]{3,4}$")
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
+_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
+MAX_RETRIES = 100
+MAX_DELAY_S = 3600.0
+
+
+def parse_delay(value: object) -> object:
+    """``10``, ``10s``, ``2m`` or ``1h`` as seconds (at most an hour); else as given."""
+    if isinstance(value, str):
+        match = _DELAY.match(value)
+        if not match:
+            raise ValueError(f"expected a delay such as 10s, 2m or 1h, got {value!r}")
+        scale = {"s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
+        return float(match.group(1)) * scale
+    return value
+
+
+Delay = Annotated[
+    float,
+    BeforeValidator(parse_delay),
+    Field(ge=0, le=MAX_DELAY_S, description="Seconds between attempts: 10, 10s, 2m, 1h."),
+]
+Retries = Annotated[
+    int,
+    Field(ge=0, le=MAX_RETRIES, description="Run again this many times at most while it fails."),
+]
 
 
 class DiskSpec(Frozen):
@@ -251,6 +276,8 @@ class Check(Frozen):
     when: Text | None = Field(None, description="Jinja2 expression; false skips the check.")
     controls: list[Text] = Field(default_factory=list, description="e.g. [CIS-5.2.1]")
     secret: bool = Field(False, description="Redact this check's observed values.")
+    retries: Retries = 0
+    delay: Delay = 5.0
 
     disk: DiskSpec | None = None
     inodes: InodesSpec | None = None

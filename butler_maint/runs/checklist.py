@@ -136,7 +136,9 @@ def run_checklist_job(
 ) -> list[HostRun]:
     """Run the job's checklist on its hosts (waivers applied); a stop leaves hosts ``not_run``."""
     checklist = job.checklist
-    ctx = Context(reach.execute, redactor_for(checklist, job.hosts), REGISTRY, reach.testinfra)
+    ctx = Context(
+        reach.execute, redactor_for(checklist, job.hosts), REGISTRY, reach.testinfra, stop.event
+    )
     try:
         runs = run_checklist(
             checklist, job.hosts, ctx=ctx, attest=job.attest, forks=job.forks,

@@ -63,6 +63,7 @@ def to_result(result: CheckResult) -> Result:
         message=result.message or None,
         sub=[_sub(result.host, s) for s in result.sub] or None,
         output=_cut_output(result.cut) if result.cut else None,
+        attempts=result.attempts if result.attempts > 1 else None,
     )
 
 

@@ -157,6 +157,23 @@ def check_allowed(
     return override, approval
 
 
+def with_retries(checklist: Checklist, step: ChecklistStepSpec) -> Checklist:
+    """The checklist with the step's ``retries``/``delay`` given to the checks that set
+    neither themselves (a post-reboot step waits for its hosts)."""
+    if step.retries is None and step.delay is None:
+        return checklist
+    update: dict[str, object] = {}
+    if step.retries is not None:
+        update["retries"] = step.retries
+    if step.delay is not None:
+        update["delay"] = step.delay
+    own = {"retries", "delay"}
+    checks = [
+        c if c.model_fields_set & own else c.model_copy(update=update) for c in checklist.checks
+    ]
+    return checklist.model_copy(update={"checks": checks})
+
+
 def schedule_files(root: Path, scheduled: Scheduled) -> list[Path]:
     """The schedule's file and the freeze files its freezes come from."""
     sources = {f.source for f in scheduled.freezes if f.source != "inline"}
@@ -200,7 +217,8 @@ def run_window(
     checklists: dict[int, Checklist] = {}
     for index, step in enumerate(schedule.steps):
         if isinstance(step, ChecklistStepSpec):
-            path, checklists[index] = target.checklist(step.checklist)
+            path, loaded = target.checklist(step.checklist)
+            checklists[index] = with_retries(loaded, step)
             used += checklist_files(target.root, checklists[index], path)
         else:
             used.append(target.root / step.playbook)

@@ -351,6 +351,15 @@ class SshdFleet:
         """Stop one host for good, open sessions included; its port then refuses connections."""
         self._terminate([name])
 
+    def restart(self, name: str, down_s: float = 0.0) -> None:
+        """A reboot: stop the host (open sessions included), stay down ``down_s``, then
+        start it again on the same port with the same host key."""
+        self._terminate([name])
+        time.sleep(down_s)
+        self._procs[name] = self._launch(name)
+        if not self._wait_ready(name, time.monotonic() + 30):
+            raise FleetError(f"{name} did not come back: {self._log_tail(name)}")
+
     def close(self) -> None:
         """Stop every process the fleet started; safe to call more than once."""
         try:

@@ -273,7 +273,7 @@ def test_run_due_notifies_failure_then_recovery_and_nothing_else(
     }  # fmt: skip
     (tmp_path / "schedules" / "hourly-app.yaml").write_text(json.dumps(routine))
     (tmp_path / "butler.yaml").write_text("inventory: inventories/local.yml\n")
-    base = datetime.now(UTC).replace(minute=5, second=0, microsecond=0)
+    base = (datetime.now(UTC) - timedelta(hours=5)).replace(minute=5, second=0, microsecond=0)
 
     def run_due(hours: int) -> Any:
         at = (base + timedelta(hours=hours)).isoformat()

@@ -67,7 +67,7 @@ CANARIES = {
 # The window opens 12 h from now and run-due acts 2 h from now: no ad hoc run falls in
 # an occurrence of either schedule, whatever time the suite runs at.
 OPENS = (datetime.now(UTC).hour + 12) % 24
-DUE_AT = (datetime.now(UTC) + timedelta(hours=2)).replace(minute=5, second=0, microsecond=0)
+DUE_AT = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=5, second=0, microsecond=0)
 
 # Checks that read no vault var: the ones window run and run-due can run too.
 PLAIN_CHECKS = f"""
@@ -271,7 +271,8 @@ def _content(base: Path, fleet: SshdFleet, port: int) -> tuple[Path, Path]:
     window = {
         "window": "canary-window", "timezone": "UTC", "every": f"0 {OPENS} * * *",
         "duration": "3h", "hosts": "linux",
-        "steps": [{"checklist": "canaries-plain"}, {"playbook": "playbooks/canaries-window.yml"}],
+        "steps": [{"checklist": "canaries-plain", "gate": False},
+                  {"playbook": "playbooks/canaries-window.yml"}],
     }  # fmt: skip
     token, secret = CANARIES["webhook-token"], CANARIES["webhook-password"]
     routine = {

@@ -181,7 +181,7 @@ def test_four_eyes_approval(sshd_fleet_factory, tmp_path: Path) -> None:  # type
 
 
 def _hour_after(minutes: int) -> datetime:
-    base = (datetime.now(UTC) + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    base = (datetime.now(UTC) - timedelta(hours=6)).replace(minute=0, second=0, microsecond=0)
     return base + timedelta(minutes=minutes)
 
 

@@ -248,3 +248,62 @@ def test_gate_false_makes_a_step_informational(tmp_path: Path) -> None:
     report = run(_gated_repo(tmp_path, gate=False), FakeReach(), play=_play_recorder(seen))
     assert seen == [["h01", "h02", "h03"], ["h04", "h05", "h06"]]
     assert statuses(report, 2)["h02"] == {"fail", "pass"}  # post-check ran, still failing
+
+
+class RebootingReach(FakeReach):
+    """Hosts in ``down_for`` are unreachable for that many more connections."""
+
+    def __init__(self, down_for: dict[str, int]):
+        super().__init__()
+        self.down_for = dict(down_for)
+
+    def execute(self, host: HostInfo, script: str, limits: OutputLimits) -> Execution:
+        if self.down_for.get(host.name, 0) > 0:
+            self.down_for[host.name] -= 1
+            self.calls.append(host.name)
+            if self.stop_after and len(self.calls) == self.stop_after[1]:
+                self.stop_after[0].request(15)
+            return Execution("unreachable", message="connection refused (rebooting)")
+        return super().execute(host, script, limits)
+
+
+def test_a_step_with_retries_waits_for_hosts_coming_back(tmp_path: Path) -> None:
+    steps = [{"checklist": "health", "retries": 5, "delay": "0s"}]
+    root = content(tmp_path, 2, set(), steps=steps)
+    reach = RebootingReach({"h01": 2})
+    report = run(root, reach)
+    by = {(r.host, r.check): r for r in report.steps[0].results}
+    assert by[("h01", "healthy")].status == "pass" and by[("h01", "healthy")].attempts == 3
+    assert by[("h02", "healthy")].status == "pass" and by[("h02", "healthy")].attempts is None
+    assert reach.calls.count("h01") == 3
+
+
+def test_retries_run_out_and_the_last_observation_stands(tmp_path: Path) -> None:
+    steps = [{"checklist": "health", "retries": 2, "delay": 0}]
+    root = content(tmp_path, 1, {"h01"}, steps=steps)
+    report = run(root, FakeReach())
+    healthy = next(r for r in report.steps[0].results if r.check == "healthy")
+    assert healthy.status == "fail" and healthy.attempts == 3
+
+
+def test_a_check_s_own_retries_win_over_the_step_s(tmp_path: Path) -> None:
+    steps = [{"checklist": "health", "retries": 5, "delay": 0}]
+    root = content(tmp_path, 1, set(), steps=steps)
+    text = (root / "checklists" / "health.yaml").read_text()
+    (root / "checklists" / "health.yaml").write_text(
+        text.replace('test {{ healthy }} = yes"}', 'test {{ healthy }} = yes"}\n    retries: 0')
+    )
+    report = run(root, RebootingReach({"h01": 1}))
+    healthy = next(r for r in report.steps[0].results if r.check == "healthy")
+    assert healthy.status == "unreachable" and healthy.attempts is None
+
+
+def test_a_stop_ends_the_wait_between_attempts(tmp_path: Path) -> None:
+    steps = [{"checklist": "health", "retries": 3, "delay": "1h"}]
+    root = content(tmp_path, 1, set(), steps=steps)
+    stop = Stop()
+    reach = RebootingReach({"h01": 5})
+    reach.stop_after = (stop, 1)  # asked while the first attempt is out
+    report = run(root, reach, stop)
+    assert report.result == "interrupted"
+    assert reach.calls == ["h01"]
