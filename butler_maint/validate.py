@@ -134,18 +134,12 @@ def _checklists(
 ) -> dict[str, Loaded[Checklist]]:
     found = {
         loaded.model.checklist: loaded
-        for loaded in _load_each(content_files(root / "checklists"), _load_checklist, report)
+        for loaded in _load_each(content_files(root / "checklists"), load_checklist, report)
     }
     for loaded in found.values():
         report.problems.extend(_checklist_refs(root, loaded, inventories))
     report.counts["checklists"] = len(found)
     return found
-
-
-def _load_checklist(path: Path) -> Loaded[Checklist]:
-    """A checklist whose templates are checked below, with the names they read (a bad
-    template is reported without hiding the checklist from the schedules naming it)."""
-    return load_checklist(path, templates=False)
 
 
 def _checklist_refs(

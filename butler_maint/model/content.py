@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from butler_maint.errors import ContentError, Problem
-from butler_maint.model.base import dotted, validate_doc
+from butler_maint.model.base import validate_doc
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.schedule import FreezeFile, Schedule
 from butler_maint.model.yamldoc import YamlDoc, YamlPath, parse_file
@@ -42,10 +42,8 @@ def load_model(model: type[M], path: Path) -> Loaded[M]:
     return Loaded(validate_doc(model, doc), doc)
 
 
-def load_checklist(path: Path, *, templates: bool = True) -> Loaded[Checklist]:
-    """Load a checklist; check ids must be unique and the name must match the file. With
-    ``templates``, every template must compile and keep its constant arithmetic within
-    bounds (``validate`` checks them itself, with the names they read)."""
+def load_checklist(path: Path) -> Loaded[Checklist]:
+    """Load a checklist; check ids must be unique and the name must match the file."""
     loaded = load_model(Checklist, path)
     problems = _name_matches(loaded, loaded.model.checklist, ("checklist",))
     seen: set[str] = set()
@@ -54,24 +52,9 @@ def load_checklist(path: Path, *, templates: bool = True) -> Loaded[Checklist]:
             where = loaded.doc.where(("checks", i, "id"))
             problems.append(Problem(where, f"checks[{i}].id: duplicate check id {check.id!r}"))
         seen.add(check.id)
-    if templates:
-        problems += template_problems(loaded)
     if problems:
         raise ContentError(problems)
     return loaded
-
-
-def template_problems(loaded: Loaded[Checklist]) -> list[Problem]:
-    """A problem per template of the checklist that does not compile or is out of bounds."""
-    from butler_maint.templating import TemplateProblem, checklist_templates  # Jinja2 on use
-
-    problems = []
-    for path, reader, text in checklist_templates(loaded.model):
-        try:
-            reader(text)
-        except TemplateProblem as exc:
-            problems.append(Problem(loaded.doc.where(path), f"{dotted(path)}: {exc}"))
-    return problems
 
 
 def load_schedule(path: Path) -> Loaded[Schedule]:

@@ -86,11 +86,28 @@ def test_schedule_commands_refuse_with_the_place(
     assert expected.split(": ", 1)[1] in result.stderr
 
 
-@pytest.mark.parametrize("case", ["huge-power", "ansible-filter", "file-contains-nul"])
-def test_check_refuses_the_checklist_before_running(starter: Path, case: str) -> None:
-    rel, text, expected = HOSTILE[case]
+def test_check_refuses_a_checklist_it_cannot_read(starter: Path) -> None:
+    rel, text, expected = HOSTILE["file-contains-nul"]
     (starter / rel).write_text(text)
     result = run("-C", str(starter), "check", "x")
     assert result.exit_code == 2, result.output
     assert expected.split(": ", 1)[1] in result.stderr
-    assert not (starter / "evidence").exists() or not any((starter / "evidence").rglob("*x.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("huge-power", "9 ** 387420489 has more than 4096 bits"),
+        ("ansible-filter", "No filter named 'bool'"),
+    ],
+)
+def test_check_reports_a_template_past_the_bounds_as_an_error(
+    starter: Path, case: str, message: str
+) -> None:
+    """validate refuses these (exit 2); a run that was not validated gets the check's
+    ``error`` at once, never a hang."""
+    rel, text, _ = HOSTILE[case]
+    (starter / rel).write_text(text.replace("checks:", "hosts: localhost\nchecks:"))
+    result = run("-C", str(starter), "check", "x")
+    assert result.exit_code == 1, result.output
+    assert "ERROR" in result.stdout and message in result.stdout
