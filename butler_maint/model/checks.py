@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from butler_maint.model.base import Frozen, Number, Text
+from butler_maint.model.base import Frozen, LocalPath, Number, Text
 
 CHECK_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _MODE = re.compile(r"^0?[0-7]{3,4}$")
@@ -122,6 +122,13 @@ def _check_mode(value: str | None) -> str | None:
     return value
 
 
+def _check_pattern(value: str | None) -> str | None:
+    """A ``contains`` pattern, matched on the host by ``grep -E``."""
+    if value == "":
+        raise ValueError("an empty pattern matches any content; expected an extended regex")
+    return value
+
+
 class FileSpec(Frozen):
     """A regular file: existence, mode, owner, age, size, content."""
 
@@ -132,9 +139,12 @@ class FileSpec(Frozen):
     group: Text | None = None
     max_age_hours: Number | None = None
     min_size_bytes: Number | None = None
-    contains: Text | None = Field(None, description="Extended regex the content must match.")
+    contains: Text | None = Field(
+        None, description="Extended regex the content must match (no NUL character)."
+    )
 
     _mode = field_validator("mode")(_check_mode)
+    _contains = field_validator("contains")(_check_pattern)
 
 
 class DirectorySpec(Frozen):
@@ -210,9 +220,13 @@ class HttpSpec(Frozen):
 
     url: Text
     status: int = Field(200, ge=100, le=599)
-    contains: Text | None = Field(None, description="Extended regex the body must match.")
+    contains: Text | None = Field(
+        None, description="Extended regex the body must match (no NUL character)."
+    )
     timeout_s: Number = 10
     verify_tls: bool = True
+
+    _contains = field_validator("contains")(_check_pattern)
 
 
 class RebootRequiredSpec(Frozen):
@@ -296,7 +310,7 @@ class Check(Frozen):
     http: HttpSpec | None = None
     reboot_required: RebootRequiredSpec | None = None
     command: CommandSpec | None = None
-    testinfra: Text | None = Field(None, description="Path of a testinfra module.")
+    testinfra: LocalPath | None = Field(None, description="Path of a testinfra module.")
     manual: Text | None = Field(None, description="Statement the operator attests.")
 
     @field_validator("id", mode="before")
