@@ -353,7 +353,8 @@ class SshdFleet:
 
     def restart(self, name: str, down_s: float = 0.0) -> None:
         """A reboot: stop the host (open sessions included), stay down ``down_s``, then
-        start it again on the same port with the same host key."""
+        start it again on the same port with the same host key. The new sshd lives as
+        long as the calling thread (it dies with its parent, as every fleet host does)."""
         self._terminate([name])
         time.sleep(down_s)
         self._procs[name] = self._launch(name)

@@ -430,3 +430,57 @@ def test_rerun_failed_touches_only_the_failed_hosts(sshd_fleet_factory, tmp_path
     assert {r.host for step in report.steps for r in step.results} == {"host02"}
     nothing = butler(root, "window", "run", "patch", "--rerun-failed", report.id)
     assert nothing.exit_code == 2 and "no host that failed" in nothing.stderr
+
+
+REBOOT = """- hosts: linux
+  gather_facts: false
+  tasks:
+    - name: prepare
+      ansible.builtin.file:
+        path: "{{ sandbox }}/prepared"
+        state: touch
+    - name: announce the reboot (the test takes the host's sshd down on this marker)
+      ansible.builtin.file:
+        path: "{{ sandbox }}/rebooting"
+        state: touch
+      delegate_to: localhost
+    - name: let the host go down
+      ansible.builtin.pause:
+        seconds: 2
+"""
+
+
+def test_post_checks_wait_for_a_rebooted_host(sshd_fleet_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A playbook "reboots" host01 (its sshd is down ~5 s, then back on its port); the
+    post-check step with retries/delay waits for it and passes, its attempts recorded."""
+    import threading
+
+    fleet = sshd_fleet_factory(2)
+    steps = [{"playbook": "playbooks/reboot.yml"},
+             {"checklist": "health", "retries": 30, "delay": "1s"}]  # fmt: skip
+    root = repo(tmp_path, fleet, window_doc(steps=steps))
+    (root / "playbooks").mkdir()
+    (root / "playbooks" / "reboot.yml").write_text(REBOOT)
+    marker = fleet.host("host01").sandbox / "rebooting"
+    finished = threading.Event()
+
+    def reboot() -> None:  # sshd dies with the thread that started it: this one waits
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if marker.exists():
+            fleet.restart("host01", down_s=5)
+        finished.wait(120)
+
+    rebooter = threading.Thread(target=reboot, daemon=True)
+    rebooter.start()
+    try:
+        result = butler(root, "window", "run", "patch")
+    finally:
+        finished.set()
+        rebooter.join(60)
+    assert result.exit_code == 0, result.output
+    report = latest(root)
+    post = {r.host: r for r in report.steps[1].results}
+    assert post["host01"].status == "pass" and (post["host01"].attempts or 1) > 1
+    assert post["host02"].status == "pass" and post["host02"].attempts is None
