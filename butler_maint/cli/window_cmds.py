@@ -181,6 +181,8 @@ def run_due_cmd(
     problems = [d for d in done if not d.ok]
     for d in problems:
         what = f"report {d.report_id}" if d.report_id else d.message
-        click.echo(f"run-due: {d.schedule} ({d.occurrence}): {d.result}: {what}", err=True)
+        why = f": {d.message}" if d.report_id and d.message else ""
+        line = f"run-due: {d.schedule} ({d.occurrence}): {d.result}: {what}{why}"
+        click.echo(term(line), err=True)
     if problems:
         raise SystemExit(ExitCode.FAILED)

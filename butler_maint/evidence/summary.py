@@ -19,6 +19,7 @@ from butler_maint.evidence.model import (
     Failure,
     Overall,
     PlaybookStep,
+    Report,
     ReportDraft,
     Result,
     Status,
@@ -49,6 +50,22 @@ def explain(result: Result) -> str:
         expected = f", expected {result.expected}" if result.expected else ""
         return f"observed {result.observed!r}{expected}"
     return str(result.status)
+
+
+def outline(report: Report, shown: int = 3) -> str:
+    """One line on what went wrong in a run: its first failures (why each failed) and
+    why it stopped early; empty when nothing did."""
+    failing = [r for _, r in iter_results(report.steps) if r.status in FAILING]
+    parts = []
+    if failing:
+        named = "; ".join(f"{r.host} {r.check} {r.status}: {explain(r)}" for r in failing[:shown])
+        more = f" (+{len(failing) - shown} more)" if len(failing) > shown else ""
+        parts.append(f"{len(failing)} failing: {named}{more}")
+    if report.stopped:
+        parts.append(f"stopped: {report.stopped}")
+    if report.error:
+        parts.append(f"error: {report.error}")
+    return "; ".join(parts)
 
 
 def failures(steps: list[Step]) -> list[Failure]:

@@ -17,7 +17,7 @@ approves it (it runs at the next call) or its window is over.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from butler_maint.errors import ButlerError
@@ -25,6 +25,7 @@ from butler_maint.evidence import EvidenceStore, Trigger, WrittenReport
 from butler_maint.evidence.layout import RUN_DUE_LOCK_FILE
 from butler_maint.evidence.lock import hold_lock
 from butler_maint.evidence.model import iso_z
+from butler_maint.evidence.summary import outline
 from butler_maint.notify import notify_run, problems
 from butler_maint.runs.approvals import first_report, with_approval
 from butler_maint.runs.check import CheckRequest, run_check
@@ -90,7 +91,7 @@ def run_due(target: Target, now: datetime, stop: Stop, *, replay: bool = False) 
                 continue
             previous = state.last_run.result if state.last_run else None
             run = _one(target, scheduled, state, now, stop, replay=replay)
-            done.append(_notified(store, scheduled, run, previous))
+            done.append(_reported(store, scheduled, run, previous))
         return done
 
 
@@ -109,28 +110,23 @@ def _awaiting(store: EvidenceStore, operator: str, state: DueStatus, now: dateti
     return [DueRun(name, occurrence, "awaiting-approval", message=message)]
 
 
-def _notified(
+def _reported(
     store: EvidenceStore, scheduled: Scheduled, run: DueRun, previous: str | None
 ) -> DueRun:
-    """``run`` after notifying about it (never raises; a run without a report: no)."""
-    if run.report_id is None or not scheduled.schedule.notify:
+    """``run`` with what its report says went wrong, after notifying about it (never
+    raises; a run without a report: nothing to say, nobody to notify)."""
+    if run.report_id is None:
         return run
     try:
         report = store.load(run.report_id)
     except ButlerError as exc:
-        notice = f"notify: {scheduled.schedule.name}: cannot read {run.report_id}: {exc}"
-        return _with_notices(run, [notice])
-    deliveries = notify_run(scheduled.schedule, report, previous)
-    return _with_notices(run, problems(scheduled.schedule.name, deliveries))
-
-
-def _with_notices(run: DueRun, notices: list[str]) -> DueRun:
-    if not notices:
+        notice = f"{scheduled.schedule.name}: cannot read {run.report_id}: {exc}"
+        return replace(run, notices=(*run.notices, notice))
+    run = replace(run, message=outline(report))
+    if not scheduled.schedule.notify:
         return run
-    return DueRun(
-        run.schedule, run.occurrence, run.result, run.report_id, run.message,
-        (*run.notices, *notices),
-    )  # fmt: skip
+    deliveries = notify_run(scheduled.schedule, report, previous)
+    return replace(run, notices=(*run.notices, *problems(scheduled.schedule.name, deliveries)))
 
 
 def _one(

@@ -232,6 +232,7 @@ def test_run_due_reports_failures(sshd_fleet_factory, tmp_path: Path) -> None:  
     result = butler(root, "run-due", "--at", _hour_after(5).isoformat())
     assert result.exit_code == 1
     assert "run-due: hourly" in result.stderr and ": fail: report " in result.stderr
+    assert "1 failing: host01 healthy fail: observed 'absent', expected exists" in result.stderr
 
 
 SLOW = """checklist: slow
