@@ -19,7 +19,6 @@ from pydantic import Field, field_validator, model_validator
 from butler_maint.model.base import Frozen, LocalPath, Number, Text, Vars
 from butler_maint.model.checklist import Name
 from butler_maint.model.checks import Delay, Retries
-from butler_maint.model.checks import Delay, Retries
 from butler_maint.model.notify import Notify
 
 if TYPE_CHECKING:
@@ -310,10 +309,6 @@ class ChecklistStep(Frozen):
         description="A host failing, erroring or unreachable in this step gets no later "
         "step of the window (recorded not_run with the reason); false: informational.",
     )
-    retries: Retries | None = Field(
-        None, description="Default retries of the step's checks (e.g. after a reboot)."
-    )
-    delay: Delay | None = Field(None, description="Default delay between those attempts.")
     retries: Retries | None = Field(
         None, description="Default retries of the step's checks (e.g. after a reboot)."
     )
