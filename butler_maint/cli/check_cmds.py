@@ -57,6 +57,13 @@ ORDER = {
     type=click.Path(exists=True, path_type=Path),
     help="Decrypt vault-encrypted inventory vars (their values are redacted).",
 )
+@click.option(
+    "--remediate",
+    is_flag=True,
+    help="Run the `remediate:` playbook of each failed check on exactly the hosts that "
+    "failed it, then check them again (asks first on a terminal).",
+)
+@click.option("--yes", is_flag=True, help="With --remediate: do not ask (needed off a terminal).")
 @pass_app
 def check(
     app: App,
@@ -68,13 +75,20 @@ def check(
     operator: str | None,
     accept_new_host_keys: bool,
     vault_password_file: Path | None,
+    remediate: bool,
+    yes: bool,
 ) -> None:
     """Run CHECKLIST (a name in checklists/ or a path) on its hosts.
 
     All checks of a host go to it as one `sh` script over one SSH connection; hosts
-    run in parallel. Exit 0 when everything passed, 1 when anything failed, errored or
-    was unreachable, 2 on bad input.
+    run in parallel. With --remediate, failed checks that name a `remediate:` playbook
+    get it on the hosts that failed them, then run again there; the report holds both.
+    Exit 0 when everything passed (after remediation), 1 when anything failed, errored
+    or was unreachable, 2 on bad input, 129/130/143 when interrupted.
     """
+    interactive = is_interactive() and fmt == "text"
+    if remediate and not (interactive or yes):
+        raise click.UsageError("--remediate off a terminal needs --yes (nobody to ask)")
     from butler_maint.runs.check import CheckRequest, run_check
     from butler_maint.runs.stop import stop_on_signals
 
@@ -84,13 +98,14 @@ def check(
     )  # fmt: skip
     request = CheckRequest(
         target, target.checklist_file(checklist), limit=limit, forks=forks,
-        ask=_ask if is_interactive() and fmt == "text" else None,
+        ask=_ask if interactive else None, remediate=remediate,
+        confirm=None if yes else _confirm,
     )  # fmt: skip
     progress = _Progress()
     with stop_on_signals() as stop:
         outcome = run_check(request, stop, on_hosts=progress.start, on_host_done=progress.update)
     progress.close()
-    results = [r for run in outcome.runs for r in run.results]
+    results = outcome.results
     _emit(fmt, Path(request.checklist).stem, results)
     counts: Counter[str] = Counter(r.status for r in results)
     click.echo(_summary_line(counts, outcome.hosts), err=True)
@@ -103,6 +118,10 @@ def check(
         exit_interrupted("check", outcome.interrupted_by)
     if any(counts[s] for s in FAILING):
         raise SystemExit(ExitCode.FAILED)
+
+
+def _confirm(question: str) -> bool:
+    return click.confirm(question, err=True)
 
 
 def _ask(question: str) -> tuple[bool, str]:

@@ -74,6 +74,24 @@ class Output(Frozen):
     sha256: str | None = Field(None, description="sha256 of the full text (artifact name).")
 
 
+class Before(Frozen):
+    """What a check found before its remediation."""
+
+    status: Status
+    observed: Observed = None
+    expected: str | None = None
+    message: str | None = None
+
+
+class Remediation(Frozen):
+    """A result that is a re-check after a remediation playbook: which playbook, the
+    report step (1-based) that recorded its run, and what the check found before."""
+
+    playbook: str
+    step: int = Field(ge=1)
+    before: Before
+
+
 class Result(Frozen):
     """One check (or playbook task) on one host."""
 
@@ -88,6 +106,9 @@ class Result(Frozen):
     output: Output | None = None
     attempts: int | None = Field(
         None, ge=2, description="How many times the check ran (retries), when more than once."
+    )
+    remediation: Remediation | None = Field(
+        None, description="This result is the re-check after a remediation playbook."
     )
 
 
@@ -119,6 +140,9 @@ class PlaybookStep(Frozen):
     check_mode: bool = Field(False, description="Run with --check (changes nothing).")
     hosts: dict[str, HostStats] = Field(default_factory=dict)
     results: list[Result] = Field(default_factory=list)
+    remediates: list[str] | None = Field(
+        None, description="Checks (checklist/check) this playbook ran to remediate."
+    )
 
 
 Step = ChecklistStep | PlaybookStep

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from butler_maint.model.base import Frozen, LocalPath, Number, Text
+from butler_maint.model.base import Frozen, LocalPath, Number, Text, Vars
 
 CHECK_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _MODE = re.compile(r"^0?[0-7]{3,4}$")
@@ -281,6 +281,18 @@ CHECK_TYPES: dict[str, type[Frozen] | type[str]] = {
 Spec = Frozen | str
 
 
+def _playbook_only(value: object) -> object:
+    return {"playbook": value} if isinstance(value, str) else value
+
+
+class Remediate(Frozen):
+    """The playbook that fixes a failing check (``remediate: playbooks/fix.yml``, or with
+    vars: ``{playbook: ..., vars: {...}}``), run on exactly the hosts that failed it."""
+
+    playbook: LocalPath = Field(description="Path from the repo root, e.g. playbooks/fix.yml.")
+    vars: Vars
+
+
 class Check(Frozen):
     """One check of a checklist: common fields plus exactly one type key."""
 
@@ -292,6 +304,7 @@ class Check(Frozen):
     secret: bool = Field(False, description="Redact this check's observed values.")
     retries: Retries = 0
     delay: Delay = 5.0
+    remediate: Annotated[Remediate | None, BeforeValidator(_playbook_only)] = None
 
     disk: DiskSpec | None = None
     inodes: InodesSpec | None = None

@@ -313,6 +313,11 @@ class ChecklistStep(Frozen):
         None, description="Default retries of the step's checks (e.g. after a reboot)."
     )
     delay: Delay | None = Field(None, description="Default delay between those attempts.")
+    remediate: bool = Field(
+        False,
+        description="Run the remediation playbook of each check that failed (on exactly "
+        "the hosts that failed it), then check those hosts again.",
+    )
 
 
 class PlaybookStep(Frozen):
@@ -343,6 +348,11 @@ class Schedule(Frozen):
     missed: Literal["skip", "run-once"] = "run-once"
     requires_approval: bool = False
     checklist: Name | None = Field(None, description="What a routine runs.")
+    remediate: bool = Field(
+        False,
+        description="A routine run by run-due may run its checks' remediation playbooks "
+        "(never from cron unless the schedule says so).",
+    )
     steps: list[Step] = Field(default_factory=list, description="What a window runs, in order.")
     freeze: list[Freeze] = Field(default_factory=list)
     freeze_files: list[LocalPath] = Field(default_factory=list, description="e.g. freezes/x.yaml")

@@ -159,7 +159,10 @@ def _run(
     at = now if replay else None
     trigger = Trigger(by="cron", schedule=schedule.name, occurrence=occurrence.at, at=at)
     if schedule.checklist is not None:
-        outcome = run_check(CheckRequest(target, schedule.checklist, trigger=trigger), stop)
+        routine = CheckRequest(
+            target, schedule.checklist, trigger=trigger, remediate=schedule.remediate
+        )
+        outcome = run_check(routine, stop)
         if outcome.evidence_error is not None:
             raise outcome.evidence_error
         assert outcome.written is not None

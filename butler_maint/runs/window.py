@@ -18,7 +18,6 @@ are parameters, so the rules above are tested with fakes, without sshd or ansibl
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,8 +46,6 @@ from butler_maint.inventory import HostInfo
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.schedule import ChecklistStep as ChecklistStepSpec
 from butler_maint.model.schedule import PlaybookStep as PlaybookStepSpec
-from butler_maint.playbooks import PlayRequest, make_plan, run_play
-from butler_maint.playbooks.artifacts import KEEP_DIR
 from butler_maint.runs.approvals import approval_for
 from butler_maint.runs.batches import batches, exceeded
 from butler_maint.runs.checklist import (
@@ -59,7 +56,9 @@ from butler_maint.runs.checklist import (
     run_checklist_job,
 )
 from butler_maint.runs.record import Recording, RunMeta, checklist_files, to_result
+from butler_maint.runs.remediate import Remediations, remediate
 from butler_maint.runs.request import Target
+from butler_maint.runs.steps import PlaybookSteps
 from butler_maint.runs.stop import Stop
 from butler_maint.schedule.calendar import Scheduled
 from butler_maint.schedule.freezes import frozen_during
@@ -194,6 +193,18 @@ class _Window:
     failed: set[str] = field(default_factory=set)
     host_keys: dict[str, str] = field(default_factory=dict)
     stop_reason: str | None = None
+    remediations: Remediations = field(default_factory=lambda: Remediations(1))
+
+    def checked(self, checklist: Checklist, hosts: list[HostInfo]) -> list[Result]:
+        """``checklist`` run on ``hosts`` (waivers applied), as evidence results."""
+        target = self.request.target
+        job = ChecklistJob(
+            checklist, hosts, target.inventory, self.waivers, Attestation(target.operator),
+            target.config.forks,
+        )  # fmt: skip
+        runs = run_checklist_job(job, self.reach, self.stop)
+        self.host_keys.update({r.host: r.host_key for r in runs if r.host_key})
+        return [to_result(r) for run in runs for r in run.results]
 
 
 def run_window(
@@ -225,11 +236,12 @@ def run_window(
     recording = Recording(target.root, target.config, target.inventory, used, len(hosts))
     options = ssh_options(target.config.ssh, target.root, target.accept_new_host_keys)
     with tempfile.TemporaryDirectory(prefix="butler-window-") as workdir:
-        playbooks = WindowPlaybooks(request, Path(workdir))
+        playbooks = PlaybookSteps(target, Path(workdir))
         window = _Window(
             request, checklists, load_waivers(target.root),
             reach or real_reach(target.root, options, stop), play or playbooks,
             stop, steps=[_empty_step(step) for step in schedule.steps],
+            remediations=Remediations(first_step=len(schedule.steps) + 1),
         )  # fmt: skip
         started = clock()
         _run_batches(window, hosts, clock, on_batch, on_batch_done)
@@ -238,7 +250,8 @@ def run_window(
             override, approval, request.rerun.report if request.rerun else None,
         )  # fmt: skip
         draft = recording.draft(
-            meta, window.steps, host_keys=window.host_keys, interrupted=stop.requested,
+            meta, [*window.steps, *window.remediations.steps], host_keys=window.host_keys,
+            interrupted=stop.requested,
             error="; ".join(playbooks.errors) or None, stopped=window.stop_reason,
             started=started, finished=clock(),
         )  # fmt: skip
@@ -322,13 +335,14 @@ def _run_batch(window: _Window, batch: list[HostInfo]) -> None:
         if not hosts:
             continue
         if isinstance(step, ChecklistStepSpec):
-            job = ChecklistJob(
-                window.checklists[index], hosts, request.target.inventory, window.waivers,
-                Attestation(request.target.operator), request.target.config.forks,
-            )  # fmt: skip
-            runs = run_checklist_job(job, window.reach, window.stop)
-            window.host_keys.update({r.host: r.host_key for r in runs if r.host_key})
-            results = [to_result(r) for run in runs for r in run.results]
+            checklist = window.checklists[index]
+            results = window.checked(checklist, hosts)
+            if step.remediate and not window.stop.requested:
+                results = remediate(
+                    checklist, hosts, results, remediations=window.remediations,
+                    play=lambda spec, on: window.play(spec, on, request.dry_run, window.stop),
+                    recheck=window.checked,
+                )  # fmt: skip
             _append(window, index, results, {})
             if step.gate:
                 gated.update(_gate(index, step.checklist, results))
@@ -387,44 +401,3 @@ def _not_run(window: _Window, hosts: list[HostInfo], reason: str, first_step: in
             for h in hosts
         ]
         _append(window, index, results, {})
-
-
-class WindowPlaybooks:
-    """A window's playbook steps, through the same path as `play` but recorded in the
-    window's ONE report: each batch's step results go in the window's step, its masked
-    ansible-runner artifacts are attached to the window's report."""
-
-    def __init__(self, request: WindowRequest, workdir: Path) -> None:
-        self.request, self.workdir = request, workdir
-        self.attach: list[Path] = []
-        self.errors: list[str] = []
-
-    def __call__(
-        self, step: PlaybookStepSpec, hosts: list[HostInfo], dry_run: bool, stop: Stop
-    ) -> PlaybookStep:
-        """Run ``step`` on ``hosts`` (a batch); bad input is an ``error`` on each host."""
-        target = self.request.target
-        play = PlayRequest(
-            root=target.root, config=target.config, playbook=target.root / step.playbook,
-            inventory=target.inventory, limit=",".join(h.name for h in hosts), check=dry_run,
-            extra_vars=(json.dumps(step.vars),) if step.vars else (),
-            accept_new_host_keys=target.accept_new_host_keys,
-        )  # fmt: skip
-        try:
-            plan = make_plan(play)
-        except ButlerError as exc:
-            return _refused(step.playbook, hosts, exc.render())
-        keep = self.workdir / f"{KEEP_DIR}-{len(self.attach) + 1}"
-        ran = run_play(play, plan, keep, stop)
-        if keep.is_dir():
-            self.attach.append(keep)
-        if ran.error:
-            self.errors.append(f"{step.playbook} on {play.limit}: {ran.error}")
-        return ran.step
-
-
-def _refused(playbook: str, hosts: list[HostInfo], why: str) -> PlaybookStep:
-    results = [
-        Result(host=h.name, check="(playbook)", status=Status.ERROR, message=why) for h in hosts
-    ]
-    return PlaybookStep(playbook=playbook, results=results)

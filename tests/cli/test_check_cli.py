@@ -164,3 +164,10 @@ checks:
     assert "********" in (result.expected or "")
     stored = [p.read_bytes() for p in (repo / "evidence").rglob("*") if p.is_file()]
     assert stored and not any(canary.encode() in data for data in stored)
+
+
+def test_remediate_off_a_terminal_needs_yes(repo: Path) -> None:
+    done = run(repo, "smoke", "--remediate", "-i", str(repo / "inventories" / "local.yml"))
+    assert done.exit_code == 2
+    assert "--remediate off a terminal needs --yes" in done.output
+    assert not (repo / "evidence").exists()  # refused before anything ran

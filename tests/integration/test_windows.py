@@ -485,3 +485,53 @@ def test_post_checks_wait_for_a_rebooted_host(sshd_fleet_factory, tmp_path: Path
     post = {r.host: r for r in report.steps[1].results}
     assert post["host01"].status == "pass" and (post["host01"].attempts or 1) > 1
     assert post["host02"].status == "pass" and post["host02"].attempts is None
+
+
+FIX = """- hosts: linux
+  gather_facts: false
+  tasks:
+    - name: put the file back
+      ansible.builtin.copy:
+        dest: "{{ sandbox }}/healthy"
+        content: "{{ note }}\\n"
+    - name: mark the host remediated
+      ansible.builtin.file:
+        path: "{{ sandbox }}/remediated"
+        state: touch
+"""
+
+
+@pytest.mark.parametrize("how", ["check", "window"])
+def test_remediation_runs_on_exactly_the_failed_hosts(
+    sshd_fleet_factory, tmp_path: Path, how: str
+) -> None:  # type: ignore[no-untyped-def]
+    """A check with ``remediate:`` failing on 2 of 5 hosts: its playbook runs on exactly
+    those 2 (markers prove it), the re-check passes there, and the one report links the
+    re-check to the playbook step that remediated it."""
+    fleet = sshd_fleet_factory(5)
+    steps = [{"checklist": "health", "remediate": True}]
+    root = repo(tmp_path, fleet, window_doc(steps=steps), broken={"host02", "host04"})
+    remediable = HEALTH + "    remediate: {playbook: playbooks/fix.yml, vars: {note: fixed}}\n"
+    (root / "checklists" / "health.yaml").write_text(remediable)
+    (root / "playbooks").mkdir()
+    (root / "playbooks" / "fix.yml").write_text(FIX)
+    args = (
+        ["check", "health", "--remediate", "--yes"]
+        if how == "check"
+        else ["window", "run", "patch"]
+    )
+    result = butler(root, *args)
+    assert result.exit_code == 0, result.output
+    remediated = {n for n, h in fleet.hosts.items() if (h.sandbox / "remediated").exists()}
+    assert remediated == {"host02", "host04"}
+    report = latest(root)
+    assert [e.kind for e in read_entries(root / "evidence" / "index.jsonl")] == [report.kind]
+    by_host = {r.host: r for r in report.steps[0].results}
+    assert all(r.status == "pass" for r in by_host.values())
+    for name in ("host02", "host04"):
+        link = by_host[name].remediation
+        assert link is not None and link.playbook == "playbooks/fix.yml" and link.step == 2
+        assert link.before.status == "fail"
+    assert by_host["host01"].remediation is None
+    fix = report.steps[1]
+    assert fix.remediates == ["health/healthy"] and set(fix.hosts) == {"host02", "host04"}  # type: ignore[union-attr]

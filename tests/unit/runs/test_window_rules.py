@@ -307,3 +307,46 @@ def test_a_stop_ends_the_wait_between_attempts(tmp_path: Path) -> None:
     report = run(root, reach, stop)
     assert report.result == "interrupted"
     assert reach.calls == ["h01"]
+
+
+def test_remediation_runs_on_exactly_the_failed_hosts_then_rechecks(tmp_path: Path) -> None:
+    """A check with ``remediate:`` failing on 2 of 5 hosts: its playbook runs on those 2,
+    the re-check passes there; the report links the re-check to the playbook step."""
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    steps = [{"checklist": "fixable", "remediate": True}]
+    root = content(tmp_path, 5, set(), steps=steps)
+    (root / "checklists" / "fixable.yaml").write_text(
+        "checklist: fixable\nhosts: linux\nchecks:\n"
+        "  - id: flagged\n"
+        f'    command: {{run: "test -f {flags}/{{{{ inventory_hostname }}}}"}}\n'
+        "    remediate: {playbook: playbooks/fix.yml, vars: {why: test}}\n"
+    )
+    (root / "playbooks").mkdir()
+    (root / "playbooks" / "fix.yml").write_text("- hosts: all\n  tasks: []\n")
+    for name in ("h01", "h03", "h05"):
+        (flags / name).touch()
+    fixed: list[list[str]] = []
+
+    def play(step: PlaybookStepSpec, hosts: list[HostInfo], dry: bool, stop: Stop) -> PlaybookStep:
+        assert step.playbook == "playbooks/fix.yml" and step.vars == {"why": "test"}
+        fixed.append([h.name for h in hosts])
+        for h in hosts:
+            (flags / h.name).touch()
+        stats = {h.name: HostStats(ok=1, changed=1) for h in hosts}
+        return PlaybookStep(playbook=step.playbook, hosts=stats)
+
+    report = run(root, FakeReach(), play=play)
+    assert fixed == [["h02", "h04"]]
+    assert report.result == "pass"
+    results = {r.host: r for r in report.steps[0].results}
+    assert results["h01"].remediation is None
+    link = results["h02"].remediation
+    assert link is not None and link.step == 2 and link.playbook == "playbooks/fix.yml"
+    assert link.before.status == "fail" and results["h02"].status == "pass"
+    remediation = report.steps[1]
+    assert isinstance(remediation, PlaybookStep)
+    assert remediation.remediates == ["fixable/flagged"] and set(remediation.hosts) == {
+        "h02",
+        "h04",
+    }
