@@ -14,11 +14,12 @@ from pathlib import Path
 
 import yaml
 
-from butler_maint.errors import ButlerError, CannotRunError
+from butler_maint.errors import ButlerError, CannotRunError, ContentError
 from butler_maint.evidence import Approval, EvidenceStore
 from butler_maint.evidence.layout import APPROVALS_DIR, safe_name
 from butler_maint.evidence.model import iso_z
 from butler_maint.model.schedule import Schedule
+from butler_maint.model.yamldoc import parse_data
 from butler_maint.schedule.due import DueStatus, awaiting_approval
 
 
@@ -109,10 +110,11 @@ def approval_for(
 
 
 def _record(data: bytes, path: Path) -> dict[str, object]:
+    """An approval file, read as every content file is (``model.yamldoc``)."""
     try:
-        record = yaml.safe_load(data.decode("utf-8")) or {}
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise CannotRunError(f"{path}: unreadable approval: {exc}") from None
+        record = parse_data(data.decode("utf-8", "replace"), path) or {}
+    except ContentError as exc:
+        raise CannotRunError(f"unreadable approval: {exc}") from None
     if not isinstance(record, dict):
         raise CannotRunError(f"{path}: unreadable approval: expected a mapping")
     return record
