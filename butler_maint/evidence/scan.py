@@ -16,7 +16,7 @@ from typing import Any
 from butler_maint.evidence.canonical import compute_digest
 from butler_maint.evidence.errors import ReportFormatError
 from butler_maint.evidence.index import IndexEntry, entry_from_document
-from butler_maint.evidence.layout import ARTIFACTS_DIR, is_report_id, rel_path
+from butler_maint.evidence.layout import APPROVALS_DIR, ARTIFACTS_DIR, is_report_id, rel_path
 from butler_maint.evidence.migrate import is_legacy
 from butler_maint.evidence.yamlio import Reader, Renderer
 
@@ -38,11 +38,13 @@ class Scanned:
 
 
 def report_files(root: Path) -> list[str]:
-    """Store-relative paths of every ``*.yaml`` report file, sorted."""
+    """Store-relative paths of every ``*.yaml`` report file, sorted (approvals are not
+    reports: they live in ``approvals/``)."""
     found = []
+    skipped = {ARTIFACTS_DIR, APPROVALS_DIR}
     for dirpath, dirnames, filenames in os.walk(root):
         if dirpath == str(root):
-            dirnames[:] = [d for d in dirnames if d != ARTIFACTS_DIR and not d.startswith(".")]
+            dirnames[:] = [d for d in dirnames if d not in skipped and not d.startswith(".")]
         rel_dir = os.path.relpath(dirpath, root)
         for name in filenames:
             if name.endswith(".yaml") and not name.startswith("."):

@@ -178,6 +178,8 @@ def test_four_eyes_approval(sshd_fleet_factory, tmp_path: Path) -> None:  # type
     assert report.approval is not None
     assert (report.approval.by, report.approval.note) == ("bob@ops", "CHG-1234")
     assert report.trigger.occurrence == slot
+    verified = butler(root, "report", "verify")
+    assert verified.exit_code == 0 and "1 report" in verified.output, verified.output
 
 
 def _hour_after(minutes: int) -> datetime:
