@@ -5,11 +5,15 @@ Each batch of hosts (``serial``) goes through every step (pre-checks, playbooks,
 post-checks) before the next batch starts, as Ansible's ``serial`` does for plays. No
 batch starts at or after the window's end, nor once the share of failed hosts is above
 ``max_fail_percentage``; the hosts left are recorded ``not_run`` with the reason. A
-host failed when any of its results failed, errored or was unreachable. A stop (signal)
-is looked at before every step: the steps and batches left are recorded ``not_run``. A
-frozen window runs only with an override and its reason; a window that
+host failed when any of its results failed, errored or was unreachable. Checklist
+steps gate: a host failing one gets no later step (``not_run``, naming the step and the
+checks), unless the step says ``gate: false``; a step with ``remediate: true`` first
+runs the remediation playbooks of its failed checks (``runs.remediate``). A stop
+(signal) is looked at before every step: the steps and batches left are recorded
+``not_run``. A frozen window runs only with an override and its reason; a window that
 ``requires_approval`` runs only when someone other than the operator approved the
-occurrence.
+occurrence. Playbook steps (``runs.steps``) are recorded inside the window's report,
+their artifacts attached to it.
 
 Checklist steps run through :func:`runs.checklist.run_checklist_job`, as `check` does,
 over the window's :class:`Reach`; playbook steps through a :data:`PlaybookRunner`. Both
