@@ -259,6 +259,9 @@ def _result(  # noqa: PLR0917 - a plain record builder
 
 
 STOP_POLL_S = 0.1  # how often a waiting run looks at its stop
+STOP_GRACE_S = 5.0
+"""After a stop, how long the hosts still running get to end their scripts (the
+executors kill them on the host within about a second) before the run moves on."""
 
 
 def not_run(checklist: Checklist, host: str, message: str) -> HostRun:
@@ -303,7 +306,10 @@ def run_checklist(
             done[run.host] = run
             if on_host_done:
                 on_host_done(run)
-    pool.shutdown(wait=not waiting, cancel_futures=True)
+    if waiting:  # stopped: let the executors end their hosts' scripts, within the grace
+        pool.shutdown(wait=False, cancel_futures=True)
+        wait(waiting, timeout=STOP_GRACE_S)
+    pool.shutdown(wait=not waiting)
     message = "not run: the run was interrupted before this host finished"
     return _in_order(
         checklist, [done.get(h.name) or not_run(checklist, h.name, message) for h in hosts]
