@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from butler_maint.evidence.model import (
+    SCHEMA_MINOR,
     Output,
     Report,
     ReportDraft,
@@ -71,6 +72,7 @@ def finalize(
     summary = summarize(steps)
     elapsed = draft.finished - draft.started
     return Report(
+        schema_minor=SCHEMA_MINOR,
         id=report_id,
         kind=draft.kind,
         name=draft.name,
@@ -88,6 +90,7 @@ def finalize(
         approval=draft.approval,
         rerun_of=draft.rerun_of,
         stopped=draft.stopped,
+        batches=draft.batches,
         tools=draft.tools,
         content=draft.content,
         inventory=draft.inventory,

@@ -19,6 +19,9 @@ from butler_maint.model.status import FAILING as FAILING  # noqa: PLC0414 - re-e
 from butler_maint.model.status import Status as Status  # noqa: PLC0414 - re-exported
 
 SCHEMA_VERSION = 1
+SCHEMA_MINOR = 1
+"""1.1: results carry title, severity, controls and attestations; window steps their
+titles; window reports their batches. Reports without ``schema_minor`` are 1.0."""
 
 
 class Overall(StrEnum):
@@ -92,11 +95,31 @@ class Remediation(Frozen):
     before: Before
 
 
+class Attested(Frozen):
+    """A manual item's attestation: the statement, the answer, who, when, the comment."""
+
+    statement: str
+    answer: Literal["yes", "no"]
+    by: str
+    at: UtcTime
+    comment: str | None = None
+
+
+Severity = Literal["info", "low", "medium", "high", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
+"""Severities, lowest first (``--fail-on`` compares by this order)."""
+
+
 class Result(Frozen):
     """One check (or playbook task) on one host."""
 
     host: str
     check: str = Field(description="Check id, or task name for playbooks.")
+    title: str | None = Field(None, description="The check's title (schema 1.1).")
+    severity: Severity | None = Field(None, description="The check's severity (schema 1.1).")
+    controls: list[str] | None = Field(
+        None, description="Control references: the checklist's, then the check's (schema 1.1)."
+    )
     status: Status
     observed: Observed = None
     expected: str | None = Field(None, description='What passes, e.g. "<= 85".')
@@ -110,6 +133,7 @@ class Result(Frozen):
     remediation: Remediation | None = Field(
         None, description="This result is the re-check after a remediation playbook."
     )
+    attested: Attested | None = Field(None, description="A manual item's attestation.")
 
 
 class HostStats(Frozen):
@@ -128,6 +152,7 @@ class ChecklistStep(Frozen):
     """A checklist run against hosts."""
 
     checklist: str
+    title: str | None = Field(None, description="The window step's title (schema 1.1).")
     results: list[Result] = Field(default_factory=list)
 
 
@@ -135,6 +160,7 @@ class PlaybookStep(Frozen):
     """A playbook run: per-host recap and per-task results."""
 
     playbook: str
+    title: str | None = Field(None, description="The window step's title (schema 1.1).")
     rc: int | None = Field(None, description="ansible-playbook's exit status.")
     status: str | None = Field(None, description="ansible-runner's: successful, failed...")
     check_mode: bool = Field(False, description="Run with --check (changes nothing).")
@@ -241,6 +267,9 @@ class ReportDraft(Frozen):
     stopped: str | None = Field(
         None, description="Why the run stopped before its end (max fail %, window end...)."
     )
+    batches: list[list[str]] | None = Field(
+        None, description="A window's batches of hosts, in the order they ran (schema 1.1)."
+    )
     tools: dict[str, str] = Field(default_factory=dict)
     content: Content = Field(default_factory=Content)
     inventory: Inventory | None = None
@@ -273,6 +302,9 @@ class Report(Frozen):
     stopped: str | None = Field(
         None, description="Why the run stopped before its end (max fail %, window end...)."
     )
+    batches: list[list[str]] | None = Field(
+        None, description="A window's batches of hosts, in the order they ran (schema 1.1)."
+    )
     tools: dict[str, str] = Field(default_factory=dict)
     content: Content = Field(default_factory=Content)
     inventory: Inventory | None = None
@@ -280,5 +312,10 @@ class Report(Frozen):
     steps: list[Step] = Field(default_factory=list)
     artifacts: str | None = Field(None, description="Artifacts dir, relative to the store.")
     migrated_from: int | None = Field(None, description="Schema version it was read from.")
+    schema_minor: int | None = Field(
+        None,
+        description="Minor schema version: 1 adds result title/severity/controls, "
+        "attestations, step titles and batches (absent: 1.0, read as is).",
+    )
     previous: str | None = Field(description="Digest of the report before it in the store.")
     digest: str = Field(description="sha256 of the canonical form of this report.")

@@ -25,10 +25,11 @@ from butler_maint.runs.checklist import (
     Attestation,
     ChecklistJob,
     Reach,
+    job_results,
     real_reach,
     run_checklist_job,
 )
-from butler_maint.runs.record import Recording, RunMeta, checklist_files, to_result
+from butler_maint.runs.record import Recording, RunMeta, checklist_files
 from butler_maint.runs.remediate import Remediations, remediate
 from butler_maint.runs.request import Target
 from butler_maint.runs.steps import PlaybookSteps
@@ -90,7 +91,7 @@ def run_check(
     )  # fmt: skip
     job_reach = reach or real_reach(target.root, options, stop)
     runs = run_checklist_job(job, job_reach, stop, on_start=on_hosts, on_host_done=on_host_done)
-    results = [to_result(r) for run in runs for r in run.results]
+    results = job_results(job, runs)
     host_keys = {r.host: r.host_key for r in runs if r.host_key}
     trigger = request.trigger or Trigger()
     meta = RunMeta(Kind.CHECKLIST, checklist.checklist, target.operator, trigger)
@@ -103,7 +104,7 @@ def run_check(
                 again = replace(job, checklist=only, hosts=on)
                 rerun = run_checklist_job(again, job_reach, stop)
                 host_keys.update({r.host: r.host_key for r in rerun if r.host_key})
-                return [to_result(r) for run in rerun for r in run.results]
+                return job_results(again, rerun)
 
             results = remediate(
                 checklist, hosts, results, remediations=remediations, recheck=recheck,

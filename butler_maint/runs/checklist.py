@@ -12,14 +12,17 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from butler_maint.checks.base import Verdict
 from butler_maint.checks.runner import Context, HostRun, not_run, run_checklist
 from butler_maint.checks.testinfra import SubResult, judge_module
 from butler_maint.checks.types import REGISTRY
+from butler_maint.evidence import Result
+from butler_maint.evidence.model import Attested
 from butler_maint.executors import Execution, OutputLimits
 from butler_maint.executors.local import run_local
 from butler_maint.executors.ssh import SshOptions, known_hosts, run_ssh
@@ -29,6 +32,7 @@ from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check
 from butler_maint.model.status import Status
 from butler_maint.redact import Redactor
+from butler_maint.runs.record import to_result
 from butler_maint.runs.stop import Stop, Stopped
 from butler_maint.templating import env_names, templates_in
 from butler_maint.waivers import LoadedWaiver, inventory_matcher, waive_runs
@@ -97,21 +101,50 @@ class Attestation:
     operator: str
     ask: Ask | None = None  # None: nobody to ask (cron, a window, a non-terminal)
     stop: Stop | None = None  # a stop signal interrupts a question
+    given: dict[tuple[str, str], Attested] = field(default_factory=dict)
+    """The attestations given, by (host, check id): recorded with the results."""
 
     def __call__(self, host: HostInfo, check: Check) -> Verdict:
         """The verdict of one manual item on one host."""
+        statement = check.manual or ""
         if self.ask is None:
-            return Verdict(
-                Status.PENDING, message="manual item: not attested (non-interactive run)"
-            )
+            message = f"manual item: not attested (non-interactive run): {statement}"
+            return Verdict(Status.PENDING, message=message)
         with self.stop.raising() if self.stop else contextlib.nullcontext():
-            confirmed, comment = self.ask(f"{host.name}: {check.manual}")
-        when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        answer = "yes" if confirmed else "no"
-        note = f"attested {answer} by {self.operator} at {when}" + (
+            confirmed, comment = self.ask(f"{host.name}: {statement}")
+        now = datetime.now(UTC)
+        answer: Literal["yes", "no"] = "yes" if confirmed else "no"
+        self.given[(host.name, check.id)] = Attested(
+            statement=statement, answer=answer, by=self.operator, at=now, comment=comment or None
+        )
+        note = f"attested {answer} by {self.operator} at {now:%Y-%m-%dT%H:%M:%SZ}" + (
             f": {comment}" if comment else ""
         )
         return Verdict(Status.PASS if confirmed else Status.FAIL, answer, "yes", note)
+
+
+def described(results: list[Result], checklist: Checklist, attest: Attestation) -> list[Result]:
+    """Results with what the checklist says of each check (title, severity, controls:
+    the checklist's then the check's) and the attestations given."""
+    checks = {c.id: c for c in checklist.checks}
+    out = []
+    for r in results:
+        check = checks.get(r.check)
+        if check is None:
+            out.append(r)
+            continue
+        controls = list(dict.fromkeys([*checklist.controls, *check.controls]))
+        out.append(
+            r.model_copy(
+                update={
+                    "title": check.title,
+                    "severity": check.severity,
+                    "controls": controls or None,
+                    "attested": attest.given.get((r.host, r.check)),
+                }
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -149,3 +182,8 @@ def run_checklist_job(
         runs = [not_run(checklist, h.name, message) for h in job.hosts]
     match = inventory_matcher(job.inventory)
     return waive_runs(runs, job.waivers, datetime.now(UTC), match, checklist.checklist)
+
+
+def job_results(job: ChecklistJob, runs: list[HostRun]) -> list[Result]:
+    """The evidence results of a job's host runs, described (``described``)."""
+    return described([to_result(r) for run in runs for r in run.results], job.checklist, job.attest)

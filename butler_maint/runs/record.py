@@ -161,6 +161,7 @@ class Recording:
         interrupted: bool = False,
         error: str | None = None,
         stopped: str | None = None,
+        batches: list[list[str]] | None = None,
         started: datetime | None = None,
         finished: datetime | None = None,
     ) -> ReportDraft:
@@ -170,6 +171,7 @@ class Recording:
             kind=meta.kind, name=meta.name, trigger=meta.trigger, operator=meta.operator,
             started=started or self.started, finished=finished or datetime.now(UTC),
             dry_run=meta.dry_run, interrupted=interrupted, error=error, stopped=stopped,
+            batches=batches,
             override=meta.override, approval=meta.approval, rerun_of=meta.rerun_of,
             tools=provenance.tools,
             content=provenance.content, inventory=provenance.inventory,

@@ -56,10 +56,11 @@ from butler_maint.runs.checklist import (
     Attestation,
     ChecklistJob,
     Reach,
+    job_results,
     real_reach,
     run_checklist_job,
 )
-from butler_maint.runs.record import Recording, RunMeta, checklist_files, to_result
+from butler_maint.runs.record import Recording, RunMeta, checklist_files
 from butler_maint.runs.remediate import Remediations, remediate
 from butler_maint.runs.request import Target
 from butler_maint.runs.steps import PlaybookSteps
@@ -197,6 +198,7 @@ class _Window:
     failed: set[str] = field(default_factory=set)
     host_keys: dict[str, str] = field(default_factory=dict)
     stop_reason: str | None = None
+    batches: list[list[str]] = field(default_factory=list)
     remediations: Remediations = field(default_factory=lambda: Remediations(1))
 
     def checked(self, checklist: Checklist, hosts: list[HostInfo]) -> list[Result]:
@@ -208,7 +210,7 @@ class _Window:
         )  # fmt: skip
         runs = run_checklist_job(job, self.reach, self.stop)
         self.host_keys.update({r.host: r.host_key for r in runs if r.host_key})
-        return [to_result(r) for run in runs for r in run.results]
+        return job_results(job, runs)
 
 
 def run_window(
@@ -255,7 +257,7 @@ def run_window(
         )  # fmt: skip
         draft = recording.draft(
             meta, [*window.steps, *window.remediations.steps], host_keys=window.host_keys,
-            interrupted=stop.requested,
+            interrupted=stop.requested, batches=window.batches or None,
             error="; ".join(playbooks.errors) or None, stopped=window.stop_reason,
             started=started, finished=clock(),
         )  # fmt: skip
@@ -280,6 +282,7 @@ def _run_batches(
             _not_run(window, [h for group in groups[number - 1 :] for h in group], stop_reason)
             break
         names = [h.name for h in batch]
+        window.batches.append(names)
         if on_batch:
             on_batch(number, names)
         _run_batch(window, batch)
@@ -321,8 +324,8 @@ def _why_stop(now: datetime, end: datetime, window: _Window, total: int) -> str 
 
 def _empty_step(step: ChecklistStepSpec | PlaybookStepSpec) -> Step:
     if isinstance(step, ChecklistStepSpec):
-        return ChecklistStep(checklist=step.checklist)
-    return PlaybookStep(playbook=step.playbook)
+        return ChecklistStep(checklist=step.checklist, title=step.title)
+    return PlaybookStep(playbook=step.playbook, title=step.title)
 
 
 def _run_batch(window: _Window, batch: list[HostInfo]) -> None:

@@ -171,3 +171,20 @@ def test_remediate_off_a_terminal_needs_yes(repo: Path) -> None:
     assert done.exit_code == 2
     assert "--remediate off a terminal needs --yes" in done.output
     assert not (repo / "evidence").exists()  # refused before anything ran
+
+
+def test_results_carry_title_severity_and_both_levels_of_controls(repo: Path) -> None:
+    from butler_maint.evidence import EvidenceStore
+
+    (repo / "checklists" / "described.yaml").write_text(
+        "checklist: described\nhosts: linux\ncontrols: [ISO27001-A.8.16]\nchecks:\n"
+        "  - id: nginx-installed\n    title: nginx is installed\n    severity: high\n"
+        "    controls: [CIS-2.1]\n    file: {path: /nonexistent/nginx}\n"
+    )
+    done = run(repo, "described", "-i", str(repo / "inventories" / "local.yml"))
+    assert done.exit_code == 1
+    report = EvidenceStore(repo / "evidence").load("latest")
+    [result] = report.steps[0].results
+    assert (result.title, result.severity) == ("nginx is installed", "high")
+    assert result.controls == ["ISO27001-A.8.16", "CIS-2.1"]
+    assert report.schema_minor == 1
