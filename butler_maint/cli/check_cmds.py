@@ -19,6 +19,7 @@ from butler_maint.cli.context import (
     is_interactive,
     pass_app,
 )
+from butler_maint.cli.fail_on import fail_on_option, threshold
 from butler_maint.cli.options import (
     accept_new_host_keys_option,
     inventory_option,
@@ -64,6 +65,7 @@ ORDER = {
     "failed it, then check them again (asks first on a terminal).",
 )
 @click.option("--yes", is_flag=True, help="With --remediate: do not ask (needed off a terminal).")
+@fail_on_option
 @pass_app
 def check(
     app: App,
@@ -77,6 +79,7 @@ def check(
     vault_password_file: Path | None,
     remediate: bool,
     yes: bool,
+    fail_on: str,
 ) -> None:
     """Run CHECKLIST (a name in checklists/ or a path) on its hosts.
 
@@ -84,13 +87,16 @@ def check(
     run in parallel. With --remediate, failed checks that name a `remediate:` playbook
     get it on the hosts that failed them, then run again there; the report holds both.
     Exit 0 when everything passed (after remediation), 1 when anything failed, errored
-    or was unreachable, 2 on bad input, 129/130/143 when interrupted.
+    or was unreachable (with --fail-on SEVERITY: only failures of that severity or
+    above, and failures without a severity), 2 on bad input, 129/130/143 when
+    interrupted. E.g. in CI: `butler-maint check baseline --fail-on high`.
     """
     interactive = is_interactive() and fmt == "text"
     if remediate and not (interactive or yes):
         raise click.UsageError("--remediate off a terminal needs --yes (nobody to ask)")
     from butler_maint.runs.check import CheckRequest, run_check
     from butler_maint.runs.stop import stop_on_signals
+    from butler_maint.runs.verdict import results_fail
 
     target = app.target(
         inventory_path, operator, vault_password_file=vault_password_file,
@@ -116,7 +122,7 @@ def check(
         raise outcome.evidence_error
     if outcome.interrupted_by is not None:
         exit_interrupted("check", outcome.interrupted_by)
-    if any(counts[s] for s in FAILING):
+    if results_fail(results, threshold(fail_on)):
         raise SystemExit(ExitCode.FAILED)
 
 

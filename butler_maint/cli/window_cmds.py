@@ -10,11 +10,14 @@ import click
 
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, echo_written_notes, exit_interrupted, pass_app
+from butler_maint.cli.fail_on import fail_on_option, threshold
 from butler_maint.cli.options import inventory_option, limit_option, operator_option
 from butler_maint.cli.render import term
 from butler_maint.errors import ButlerError, ExitCode
 
 if TYPE_CHECKING:
+    from butler_maint.evidence import WrittenReport
+    from butler_maint.evidence.model import Severity
     from butler_maint.runs.window import BatchDone
 
 CRONTAB_HELP = """Made for cron, e.g. every 5 minutes:
@@ -24,7 +27,11 @@ CRONTAB_HELP = """Made for cron, e.g. every 5 minutes:
 
 Quiet when everything due passed; exit 1 (with a line per problem) when a run failed,
 errored or was refused, or a window awaits approval (reported once per occurrence); 3
-when another run-due holds the lock."""
+when another run-due holds the lock. With --fail-on SEVERITY a run whose failures are
+all below SEVERITY is no problem (its report still says fail or error), e.g.
+
+\b
+    */5 * * * * cd /srv/maintenance && butler-maint run-due --fail-on high"""
 
 
 def _now(at: str | None) -> datetime:
@@ -60,6 +67,7 @@ def window() -> None:
 @inventory_option
 @limit_option
 @operator_option
+@fail_on_option
 @pass_app
 def window_run(
     app: App,
@@ -72,6 +80,7 @@ def window_run(
     inventory_path: Path | None,
     limit: str | None,
     operator: str | None,
+    fail_on: str,
 ) -> None:
     """Run window NAME now: its steps in order, in batches of `serial` hosts.
 
@@ -81,8 +90,10 @@ def window_run(
     Prints each batch's failing checks and why the window stopped. A frozen window runs
     only with --override --reason TEXT; a window that requires approval only when
     someone else approved the occurrence. Writes ONE evidence report (playbook steps
-    included). Exit 0 when everything passed, 1 otherwise, 2 on bad input, 3 when it
-    may not run (frozen, unapproved), 129/130/143 when interrupted.
+    included). Exit 0 when everything passed, 1 otherwise (with --fail-on SEVERITY:
+    only when a failure of that severity or above, one without a severity, a playbook
+    failure or a run error is recorded; the report's result is unchanged), 2 on bad
+    input, 3 when it may not run (frozen, unapproved), 129/130/143 when interrupted.
     """
     from butler_maint.runs.occurrence import rerun_request, window_request
     from butler_maint.runs.stop import stop_on_signals
@@ -106,8 +117,23 @@ def window_run(
     echo_written_notes(written)
     if outcome.interrupted_by is not None:
         exit_interrupted("window", outcome.interrupted_by)
-    if written.result != "pass":
+    if written.result != "pass" and _fails(app, written, threshold(fail_on)):
         raise SystemExit(ExitCode.FAILED)
+
+
+def _fails(app: App, written: WrittenReport, fail_on: Severity | None) -> bool:
+    """Whether the report fails at ``fail_on``; one that cannot be read does."""
+    from butler_maint.evidence import EvidenceStore
+    from butler_maint.runs.verdict import report_fails
+
+    if fail_on is None:
+        return True
+    try:
+        report = EvidenceStore.for_project(app.root, app.config.evidence).load(written.id)
+    except ButlerError as exc:
+        click.echo(f"window: cannot read {written.id} for --fail-on: {exc.render()}", err=True)
+        return True
+    return report_fails(report, fail_on)
 
 
 def _batch(number: int, hosts: list[str]) -> None:
@@ -159,9 +185,10 @@ def window_approve(app: App, name: str, occurrence: str, by: str | None, note: s
 )
 @inventory_option
 @operator_option
+@fail_on_option
 @pass_app
 def run_due_cmd(
-    app: App, at: str | None, inventory_path: Path | None, operator: str | None
+    app: App, at: str | None, inventory_path: Path | None, operator: str | None, fail_on: str
 ) -> None:
     """Run every due occurrence not yet recorded in the evidence, once each."""
     from butler_maint.runs.due import replay_time, run_due
@@ -171,7 +198,9 @@ def run_due_cmd(
     replay = None if at is None else replay_time(_now(at), now)
     target = app.target(inventory_path, operator)
     with stop_on_signals() as stop:
-        done = run_due(target, replay or now, stop, replay=replay is not None)
+        done = run_due(
+            target, replay or now, stop, replay=replay is not None, fail_on=threshold(fail_on)
+        )
     for d in done:
         for notice in d.notices:
             click.echo(f"run-due: {notice}", err=True)

@@ -13,6 +13,9 @@ recorded as started before the occurrence it covers would be false evidence.
 A window that requires approval and is due unapproved is reported once per occurrence
 (``approvals/<window>/<occurrence>.reported`` notes it), then left quietly until someone
 approves it (it runs at the next call) or its window is over.
+
+``--fail-on`` (``runs.verdict``) is the caller's policy: a run whose failures are all
+below it is no problem for this call, and its report and notifications stay as they are.
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ from butler_maint.errors import ButlerError
 from butler_maint.evidence import EvidenceStore, Trigger, WrittenReport
 from butler_maint.evidence.layout import RUN_DUE_LOCK_FILE
 from butler_maint.evidence.lock import hold_lock
-from butler_maint.evidence.model import iso_z
+from butler_maint.evidence.model import Overall, Severity, iso_z
 from butler_maint.evidence.summary import outline
 from butler_maint.notify import notify_run, problems
 from butler_maint.runs.approvals import first_report, with_approval
 from butler_maint.runs.check import CheckRequest, run_check
 from butler_maint.runs.request import Target
 from butler_maint.runs.stop import Stop
+from butler_maint.runs.verdict import report_fails
 from butler_maint.runs.window import WindowRequest, run_window
 from butler_maint.schedule.calendar import Scheduled, load_schedules
 from butler_maint.schedule.due import DueStatus, status
@@ -51,11 +55,13 @@ class DueRun:
     message: str = ""
     notices: tuple[str, ...] = ()
     """Problems notifying about the run (the run itself stands)."""
+    below_threshold: bool = False
+    """The run failed, but only below ``run-due --fail-on`` (``result`` says what happened)."""
 
     @property
     def ok(self) -> bool:
-        """Nothing for a person to look at."""
-        return self.result in ("pass", "frozen")
+        """Nothing for a person to look at (at the caller's ``--fail-on``)."""
+        return self.result in ("pass", "frozen") or self.below_threshold
 
 
 def replay_time(at: datetime, now: datetime) -> datetime:
@@ -72,9 +78,13 @@ def replay_time(at: datetime, now: datetime) -> datetime:
     return at.astimezone(UTC)
 
 
-def run_due(target: Target, now: datetime, stop: Stop, *, replay: bool = False) -> list[DueRun]:
+def run_due(
+    target: Target, now: datetime, stop: Stop, *, replay: bool = False,
+    fail_on: Severity | None = None,
+) -> list[DueRun]:  # fmt: skip
     """Run what is due at ``now`` (under the lock); one DueRun per schedule acted on.
-    ``replay``: ``now`` is a past time given with ``--at``, recorded as ``trigger.at``."""
+    ``replay``: ``now`` is a past time given with ``--at``, recorded as ``trigger.at``;
+    ``fail_on``: failures below it are no problem (None: every failure is one)."""
     store = EvidenceStore.for_project(target.root, target.config.evidence)
     with hold_lock(store.root / RUN_DUE_LOCK_FILE, busy="another run-due is running"):
         history = recent_runs(store, now)
@@ -91,7 +101,7 @@ def run_due(target: Target, now: datetime, stop: Stop, *, replay: bool = False) 
                 continue
             previous = state.last_run.result if state.last_run else None
             run = _one(target, scheduled, state, now, stop, replay=replay)
-            done.append(_reported(store, scheduled, run, previous))
+            done.append(_reported(store, scheduled, run, previous, fail_on))
         return done
 
 
@@ -111,10 +121,12 @@ def _awaiting(store: EvidenceStore, operator: str, state: DueStatus, now: dateti
 
 
 def _reported(
-    store: EvidenceStore, scheduled: Scheduled, run: DueRun, previous: str | None
-) -> DueRun:
-    """``run`` with what its report says went wrong, after notifying about it (never
-    raises; a run without a report: nothing to say, nobody to notify)."""
+    store: EvidenceStore, scheduled: Scheduled, run: DueRun, previous: str | None,
+    fail_on: Severity | None,
+) -> DueRun:  # fmt: skip
+    """``run`` with what its report says went wrong and whether that is below
+    ``fail_on``, after notifying about it (never raises; a run without a report: nothing
+    to say, nobody to notify; an unreadable one is a problem at any threshold)."""
     if run.report_id is None:
         return run
     try:
@@ -122,7 +134,8 @@ def _reported(
     except ButlerError as exc:
         notice = f"{scheduled.schedule.name}: cannot read {run.report_id}: {exc}"
         return replace(run, notices=(*run.notices, notice))
-    run = replace(run, message=outline(report))
+    below = report.result is not Overall.PASS and not report_fails(report, fail_on)
+    run = replace(run, message=outline(report), below_threshold=below)
     if not scheduled.schedule.notify:
         return run
     deliveries = notify_run(scheduled.schedule, report, previous)
