@@ -11,15 +11,16 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from butler_maint.checks.runner import host_vars
 from butler_maint.errors import ButlerError, ContentError, Location, Problem
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.base import dotted
@@ -40,6 +41,7 @@ from butler_maint.templating import (
     TemplateProblem,
     checklist_templates,
     environment,
+    evaluate,
 )
 from butler_maint.waivers import Waiver, WaiverFile, waiver_files
 
@@ -90,18 +92,60 @@ def _config(root: Path, report: Report) -> ProjectConfig:
         return ProjectConfig()
 
 
-def _inventories(root: Path, config: ProjectConfig, report: Report) -> list[Inventory]:
-    """Every inventory of the repo (the default first); host patterns may match any."""
+@dataclass(frozen=True)
+class Inventories:
+    """The configured inventory and the other ones under ``inventories/``, each once.
+
+    A host pattern is resolved in the configured inventory (the one runs use without
+    ``-i``); only a pattern it does not match is looked up in the others (content run
+    with ``-i inventories/OTHER``).
+    """
+
+    configured: Inventory | None
+    others: tuple[Inventory, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.configured is not None or bool(self.others)
+
+    def targeted(self, pattern: str) -> list[Inventory]:
+        """The inventories a pattern is run against: the configured one when it matches."""
+        if self.configured is not None and self.configured.matches(pattern):
+            return [self.configured]
+        return [inv for inv in self.others if inv.matches(pattern)]
+
+    def sources(self) -> list[Path]:
+        """Every loaded inventory source, the configured one first."""
+        loaded = [self.configured] if self.configured is not None else []
+        return [Path(s) for inv in (*loaded, *self.others) for s in inv.sources]
+
+
+def _inventories(root: Path, config: ProjectConfig, report: Report) -> Inventories:
+    """Load the configured inventory, then every other one not inside or around it."""
     default = root / config.inventory
-    sources = [default, *(p for p in _inventory_sources(root / "inventories") if p != default)]
-    loaded: list[Inventory] = []
+    others = [p for p in _inventory_sources(root / "inventories") if not _overlaps(p, default)]
+    report.counts["inventories"] = 1 + len(others)
+    return Inventories(_load(default, report), tuple(_loaded(others, report)))
+
+
+def _loaded(sources: list[Path], report: Report) -> Iterable[Inventory]:
     for source in sources:
-        try:
-            loaded.append(Inventory.load([source]))
-        except ButlerError as exc:
-            report.add(exc, source)
-    report.counts["inventories"] = len(sources)
-    return loaded
+        inventory = _load(source, report)
+        if inventory is not None:
+            yield inventory
+
+
+def _load(source: Path, report: Report) -> Inventory | None:
+    try:
+        return Inventory.load([source])
+    except ButlerError as exc:
+        report.add(exc, source)
+        return None
+
+
+def _overlaps(source: Path, default: Path) -> bool:
+    """The same inventory: the same path, or one a directory holding the other."""
+    a, b = source.resolve(), default.resolve()
+    return a == b or a in b.parents or b in a.parents
 
 
 def _inventory_sources(directory: Path) -> list[Path]:
@@ -130,7 +174,7 @@ def _load_each(
 
 
 def _checklists(
-    root: Path, inventories: list[Inventory], report: Report
+    root: Path, inventories: Inventories, report: Report
 ) -> dict[str, Loaded[Checklist]]:
     found = {
         loaded.model.checklist: loaded
@@ -143,15 +187,12 @@ def _checklists(
 
 
 def _checklist_refs(
-    root: Path, loaded: Loaded[Checklist], inventories: list[Inventory]
+    root: Path, loaded: Loaded[Checklist], inventories: Inventories
 ) -> list[Problem]:
     checklist, doc = loaded.model, loaded.doc
     problems = _pattern_problems(doc.where(("hosts",)), checklist.hosts, inventories)
     hosts = [
-        h
-        for inv in inventories
-        if inv.matches(checklist.hosts)
-        for h in inv.select(checklist.hosts)
+        h for inv in inventories.targeted(checklist.hosts) for h in inv.select(checklist.hosts)
     ]
     defined = set(checklist.vars) | MAGIC_VARS | set(environment().globals)
     for path, reader, text in checklist_templates(checklist):
@@ -163,7 +204,10 @@ def _checklist_refs(
             continue
         if inventories and not hosts:
             continue  # the pattern matched nothing: reported once above
-        for name in sorted(_undefined(used, defined, hosts)):
+        applies = _hosts_running(checklist, path, hosts)
+        if hosts and not applies:
+            continue  # `when:` is false on every host: the template is never rendered
+        for name in sorted(_undefined(used, defined, applies)):
             msg = f"{label}: template uses an undefined variable {name}"
             problems.append(Problem(doc.where(path), msg))
     for i, check in enumerate(checklist.checks):
@@ -171,6 +215,27 @@ def _checklist_refs(
             msg = f"checks[{i}].testinfra: module {check.testinfra!r} does not exist"
             problems.append(Problem(doc.where(("checks", i, "testinfra")), msg))
     return problems
+
+
+def _hosts_running(
+    checklist: Checklist, path: tuple[str | int, ...], hosts: list[HostInfo]
+) -> list[HostInfo]:
+    """The hosts that render the template at ``path``: those where its check's ``when``
+    is not false (a ``when`` that cannot be evaluated counts as true: its own line says why).
+    """
+    if path[0] != "checks" or path[2] == "when" or not isinstance(path[1], int):
+        return hosts
+    check = checklist.checks[path[1]]
+    if not check.when:
+        return hosts
+    return [h for h in hosts if _when(check.when, host_vars(checklist, h, {}))]
+
+
+def _when(expression: str, variables: Mapping[str, Any]) -> bool:
+    try:
+        return evaluate(expression, variables)
+    except TemplateProblem:
+        return True
 
 
 def _undefined(used: set[str], defined: set[str], hosts: list[HostInfo]) -> Iterable[str]:
@@ -184,10 +249,10 @@ def _undefined(used: set[str], defined: set[str], hosts: list[HostInfo]) -> Iter
             yield f"{name!r} (not in the checklist's vars nor the vars of {shown})"
 
 
-def _pattern_problems(where: Location, pattern: str, inventories: list[Inventory]) -> list[Problem]:
-    if not inventories or any(inv.matches(pattern) for inv in inventories):
+def _pattern_problems(where: Location, pattern: str, inventories: Inventories) -> list[Problem]:
+    if not inventories or inventories.targeted(pattern):
         return []
-    sources = ", ".join(_shown(s) for inv in inventories for s in inv.sources)
+    sources = ", ".join(_shown(s) for s in inventories.sources())
     return [Problem(where, f"hosts: pattern {pattern!r} matches no host in {sources}")]
 
 
@@ -203,7 +268,7 @@ def _freeze_files(root: Path, report: Report) -> None:
 def _waivers(
     root: Path,
     checklists: dict[str, Loaded[Checklist]],
-    inventories: list[Inventory],
+    inventories: Inventories,
     report: Report,
 ) -> None:
     """``waivers/*.yaml``: schema, and checklists, check ids and host patterns that exist."""
@@ -220,7 +285,7 @@ def _waiver_refs(
     i: int,
     waiver: Waiver,
     checklists: dict[str, Loaded[Checklist]],
-    inventories: list[Inventory],
+    inventories: Inventories,
 ) -> list[Problem]:
     doc = loaded.doc
     problems = _pattern_problems(doc.where(("waivers", i, "hosts")), waiver.hosts, inventories)
@@ -242,7 +307,7 @@ def _waiver_refs(
 def _schedules(
     root: Path,
     checklists: dict[str, Loaded[Checklist]],
-    inventories: list[Inventory],
+    inventories: Inventories,
     report: Report,
 ) -> None:
     loaded = _load_each(content_files(root / "schedules"), load_schedule, report)
@@ -255,7 +320,7 @@ def _schedule_refs(
     root: Path,
     loaded: Loaded[Schedule],
     checklists: dict[str, Loaded[Checklist]],
-    inventories: list[Inventory],
+    inventories: Inventories,
 ) -> list[Problem]:
     schedule, doc = loaded.model, loaded.doc
     problems: list[Problem] = []

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
+import sys
 from importlib import import_module
 from pathlib import Path
 
@@ -91,11 +94,23 @@ def init(directory: Path, force: bool) -> None:
 
     Writes an inventory, a checklist, a routine schedule, a maintenance window with a
     freeze period, a patch playbook, butler.yaml, .gitignore and a pre-commit config
-    that runs `butler-maint validate`. Existing files are never overwritten.
+    that runs `butler-maint validate`. Existing files are never overwritten. When git
+    is installed, the directory becomes a git repository whose pre-commit hook runs
+    `butler-maint validate` with this Python.
     """
-    from butler_maint.scaffold import scaffold
+    from butler_maint.scaffold import git_init, scaffold
 
     written = scaffold(directory, force=force)
     for path in written:
         click.echo(f"created {_shown(path)}")
-    click.echo(f"next: cd {_shown(directory)} && butler-maint validate", err=True)
+    click.echo(git_init(directory))
+    click.echo(f"next: {_program()} -C {shlex.quote(_shown(directory))} validate", err=True)
+
+
+def _program() -> str:
+    """How to type this command: its bare name when that is on PATH, else its path."""
+    beside = Path(sys.executable).parent / "butler-maint"
+    on_path = shutil.which("butler-maint")
+    if not beside.exists() or (on_path and Path(on_path).resolve() == beside.resolve()):
+        return "butler-maint"
+    return shlex.quote(_shown(beside))
