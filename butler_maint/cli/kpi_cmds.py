@@ -1,6 +1,7 @@
 """``butler-maint kpi``: pass rates, maintenance on time / late / missed per schedule,
-overdue schedules, mean time to remediate, flapping checks, pending manual items,
-threshold forecasts, and a Prometheus textfile.
+overdue schedules, mean time to remediate, availability, checks failing now, flapping
+checks, pending manual items, threshold forecasts, a Prometheus textfile, and with
+``--controls`` the auditor's view (per control, the checks covering it).
 
 The figures come from ``butler_maint.kpi.kpis`` (the site shows the same); this module
 parses the options and renders them as text, JSON or CSV. Nothing is written to the
@@ -26,6 +27,8 @@ from butler_maint.evidence.index import parse_when
 from butler_maint.evidence.model import iso_z
 from butler_maint.evidence.store import EvidenceStore
 from butler_maint.kpi import (
+    GROUPS,
+    ControlCoverage,
     GroupBy,
     KpiView,
     PassRate,
@@ -38,7 +41,7 @@ from butler_maint.kpi import (
 from butler_maint.schedule.calendar import load_schedules
 
 FORMATS = click.Choice(["text", "json", "csv"])
-GROUPS = click.Choice(["owner", "checklist", "host", "schedule"])
+GROUP_CHOICE = click.Choice(list(GROUPS))
 
 
 def _since(text: str, now: datetime) -> datetime:
@@ -103,8 +106,22 @@ def figures(view: KpiView, by: GroupBy | None, with_forecast: bool) -> dict[str,
         ],
         "mttr_seconds": mttr.total_seconds() if mttr is not None else None,
         "remediations": len(view.remediations),
+        "availability": {
+            "judged": view.availability.judged,
+            "error": view.availability.errors,
+            "unreachable": view.availability.unreachable,
+            "rate": view.availability.rate,
+        },
         "open_incidents": [
-            {"host": i.host, "check": i.check, "since": iso_z(i.since)} for i in view.open_incidents
+            {
+                "host": i.host,
+                "check": i.check,
+                "checklist": i.step,
+                "status": str(i.status),
+                "since": iso_z(i.since),
+                "report": i.report,
+            }
+            for i in view.open_incidents
         ],
         "flapping": [
             {"host": f.host, "check": f.check, "changes": f.changes, "runs": f.runs}
@@ -129,7 +146,47 @@ def figures(view: KpiView, by: GroupBy | None, with_forecast: bool) -> dict[str,
             }
             for f in view.forecasts
         ]
+        doc["not_enough_history"] = [
+            {
+                "host": s.host,
+                "check": s.check,
+                "threshold": f"{s.threshold.op} {s.threshold}",
+                "points": s.points,
+                "span_seconds": s.span.total_seconds(),
+                "r2": round(s.r2, 4),
+                "text": s.describe(),
+            }
+            for s in view.shortfalls
+        ]
     return doc
+
+
+def control_figures(view: KpiView) -> dict[str, Any]:
+    """The auditor's view, as a JSON-ready mapping."""
+    return {
+        "since": iso_z(view.since),
+        "now": iso_z(view.now),
+        "controls": [_control_json(c) for c in view.controls()],
+    }
+
+
+def _control_json(c: ControlCoverage) -> dict[str, Any]:
+    return {
+        "control": c.control,
+        "checks": [
+            {
+                "checklist": k.checklist,
+                "check": k.check,
+                "title": k.title,
+                "hosts": [
+                    {"host": h.host, "status": str(h.status), "at": iso_z(h.at), "report": h.report}
+                    for h in k.hosts
+                ],
+                "reports": list(k.reports),
+            }
+            for k in c.checks
+        ],
+    }
 
 
 # -- rendering ----------------------------------------------------------------------------
@@ -180,12 +237,34 @@ def _text_lines(doc: Mapping[str, Any]) -> Iterator[str]:
         f"mean time to remediate: {_span(doc['mttr_seconds'])} ({doc['remediations']} "
         f"remediated, {len(doc['open_incidents'])} still failing)"
     )
+    av = doc["availability"]
+    yield (
+        f"availability: {_pct(av['rate'])} ({av['error']} error, {av['unreachable']} "
+        f"unreachable of {av['judged']} judged results)"
+    )
+    for i in doc["open_incidents"]:
+        yield f"failing now: {i['check']} on {i['host']} ({i['status']} since {i['since']})"
     for f in doc["flapping"]:
         yield f"flapping: {f['check']} on {f['host']} ({f['changes']} changes in {f['runs']} runs)"
     for p in doc["pending"]:
         yield f"pending manual item: {p['check']} on {p['host']} ({p['report']})"
     for f in doc.get("forecasts", []):
         yield f"forecast: {f['text']} ({f['crossing'][:10]})"
+    for f in doc.get("not_enough_history", []):
+        yield f"forecast: {f['text']}"
+
+
+def _control_lines(doc: Mapping[str, Any]) -> Iterator[str]:
+    yield f"Controls from {doc['since']} to {doc['now']}"
+    if not doc["controls"]:
+        yield "no result names a control"
+    for c in doc["controls"]:
+        yield f"{c['control']}:"
+        for k in c["checks"]:
+            title = f" ({k['title']})" if k["title"] else ""
+            yield f"  {k['checklist']}/{k['check']}{title}"
+            for h in k["hosts"]:
+                yield f"    {h['host']:<20} {h['status']:<11} {h['at']}  {h['report']}"
 
 
 def _csv_rows(doc: Mapping[str, Any]) -> Iterator[list[Any]]:
@@ -205,14 +284,28 @@ def _csv_rows(doc: Mapping[str, Any]) -> Iterator[list[Any]]:
         yield ["overdue", row["schedule"], row["state"], row["since"]]
     yield ["mttr", "all", "seconds", doc["mttr_seconds"]]
     yield ["mttr", "all", "remediations", doc["remediations"]]
+    for name, value in doc["availability"].items():
+        yield ["availability", "all", name, value]
     for row in doc["open_incidents"]:
         yield ["open_incident", f"{row['host']}/{row['check']}", "since", row["since"]]
+        yield ["open_incident", f"{row['host']}/{row['check']}", "status", row["status"]]
     for row in doc["flapping"]:
         yield ["flapping", f"{row['host']}/{row['check']}", "changes", row["changes"]]
     for row in doc["pending"]:
         yield ["pending", f"{row['host']}/{row['check']}", "report", row["report"]]
     for row in doc.get("forecasts", []):
         yield ["forecast", f"{row['host']}/{row['check']}", "crossing", row["crossing"]]
+    for row in doc.get("not_enough_history", []):
+        yield ["forecast", f"{row['host']}/{row['check']}", "not_enough_history", row["points"]]
+
+
+def _control_csv_rows(doc: Mapping[str, Any]) -> Iterator[list[Any]]:
+    """section ``control``, key control/checklist/check/host, the status, the report."""
+    for row in doc["controls"]:
+        for k in row["checks"]:
+            for h in k["hosts"]:
+                key = f"{row['control']}/{k['checklist']}/{k['check']}/{h['host']}"
+                yield ["control", key, h["status"], h["report"]]
 
 
 def render(doc: Mapping[str, Any], fmt: str) -> str:
@@ -223,9 +316,11 @@ def render(doc: Mapping[str, Any], fmt: str) -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["section", "key", "metric", "value"])
-        writer.writerows(["" if v is None else v for v in row] for row in _csv_rows(doc))
+        rows = _control_csv_rows(doc) if "controls" in doc else _csv_rows(doc)
+        writer.writerows(["" if v is None else v for v in row] for row in rows)
         return out.getvalue()
-    return "".join(f"{line}\n" for line in _text_lines(doc))
+    lines = _control_lines(doc) if "controls" in doc else _text_lines(doc)
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _write_metrics(path: Path, view: KpiView) -> None:
@@ -248,7 +343,18 @@ def _write_metrics(path: Path, view: KpiView) -> None:
     metavar="WHEN",
     help="Start of the period: 90d (ago), YYYY-MM-DD, or an ISO time.",
 )
-@click.option("--by", type=GROUPS, default=None, help="Also give pass rates per group.")
+@click.option(
+    "--by",
+    type=GROUP_CHOICE,
+    default=None,
+    help="Also give pass rates per group (a result counts under each of its controls).",
+)
+@click.option(
+    "--controls",
+    "with_controls",
+    is_flag=True,
+    help="Instead: per control, the checks covering it, latest status per host, reports.",
+)
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.option(
     "--forecast", "with_forecast", is_flag=True, help="Predict threshold crossings from trends."
@@ -263,6 +369,7 @@ def kpi(
     app: App,
     since_text: str,
     by: GroupBy | None,
+    with_controls: bool,
     fmt: str,
     with_forecast: bool,
     metrics_file: Path | None,
@@ -272,14 +379,18 @@ def kpi(
     Check pass rate (pass / pass+fail+error+unreachable); per schedule, occurrences
     done on time (a covering run started in the window), late or missed (frozen ones
     excluded); overdue schedules; mean time to remediate (first fail to first pass of
-    a host+check); flapping checks (3+ changes); pending manual items; with --forecast,
-    when a trending value will cross its check's threshold. Waivers expiring within 14
-    days are warned about on stderr. Exit 0; 2 on bad input.
+    a host+check; error and unreachable are availability, apart); checks failing now
+    (waived never); flapping checks (3+ changes); pending manual items; with --forecast,
+    when a trending value will cross its check's threshold (3+ points over 3+ days, r²
+    >= 0.5, else "not enough history"). --controls: per control, the checks covering it,
+    their latest status per host and the reports. Waivers expiring within 14 days are
+    warned about on stderr. Exit 0; 2 on bad input.
     """
     now = datetime.now(UTC)
     since = _since(since_text, now)
     view = gather(app, since, now)
     waiver_warnings(app.root, now)
-    click.echo(render(figures(view, by, with_forecast), fmt), nl=False)
+    doc = control_figures(view) if with_controls else figures(view, by, with_forecast)
+    click.echo(render(doc, fmt), nl=False)
     if metrics_file is not None:
         _write_metrics(metrics_file, view)

@@ -17,13 +17,16 @@ from butler_maint.errors import ContentError
 from butler_maint.evidence.index import IndexEntry, store_entries
 from butler_maint.evidence.model import iso_z
 from butler_maint.evidence.store import EvidenceStore
+from butler_maint.kpi.controls import ControlCoverage, control_coverage
 from butler_maint.kpi.flapping import Flap, flapping
-from butler_maint.kpi.forecast import Forecast, forecasts
+from butler_maint.kpi.forecast import Forecast, Shortfall, forecasts, shortfalls
 from butler_maint.kpi.history import Observation, observations, pending_items
 from butler_maint.kpi.metrics import LastRun, last_runs
 from butler_maint.kpi.mttr import (
+    Availability,
     Incident,
     Remediation,
+    availability,
     mean_time_to_remediate,
     open_incidents,
     remediations,
@@ -56,9 +59,13 @@ class KpiView:
     overdue: list[DueStatus]
     remediations: list[Remediation]
     open_incidents: list[Incident]
+    """Host+checks failing now (``history.failing_now``), as the metrics file counts them."""
+    availability: Availability
     flapping: list[Flap]
     pending: list[Observation]
     forecasts: list[Forecast]
+    shortfalls: list[Shortfall]
+    """Values heading toward a limit on too little history to forecast."""
     last_runs: list[LastRun]
     """The latest run of each schedule (within ``due``'s look-back)."""
 
@@ -68,8 +75,12 @@ class KpiView:
         return mean_time_to_remediate(self.remediations)
 
     def pass_rates(self, by: GroupBy) -> list[PassRate]:
-        """Pass rates per owner, checklist, host or schedule."""
+        """Pass rates per owner, checklist, host, schedule, severity or control."""
         return pass_rates(self.obs, by, self.owners)
+
+    def controls(self) -> list[ControlCoverage]:
+        """Per control, the checks covering it and their latest status per host."""
+        return control_coverage(self.obs)
 
 
 def _runs(
@@ -132,9 +143,11 @@ def kpis(
         overdue=overdue([(s.schedule, s.freezes) for s in scheduled], history, now),
         remediations=remediations(obs),
         open_incidents=open_incidents(obs),
+        availability=availability(obs),
         flapping=flapping(obs),
         pending=pending_items(obs),
         forecasts=forecasts(obs, now),
+        shortfalls=shortfalls(obs, now),
         last_runs=last_runs([s.schedule for s in scheduled], history),
     )
 

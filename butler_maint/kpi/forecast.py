@@ -3,9 +3,15 @@
 Per host+check, the numeric ``observed`` values (``91``, ``"45.3 % used, ..."``, ``"12
 days left"``, ``"expired 3 days ago"`` -> -3) of results whose ``expected`` reads like a
 limit (``<= 85 %``, ``>= 30 days``; the first clause of ``"<= 90 % used, >= 500 MB
-available"``) get a least-squares line over time. When there are at least ``min_points``
-points, the latest one is still within the limit and the line heads toward it, the
-crossing instant is predicted. Evidence history alone: pure, ``now`` is a parameter.
+available"``) get a least-squares line over time. When the latest point is still within
+the limit and the line heads toward it, the crossing instant is predicted, but only from
+enough history: at least ``MIN_POINTS`` points spanning at least ``MIN_SPAN``, on a line
+that fits them (r² at least ``MIN_R2``). A trend short of that is a ``Shortfall`` ("not
+enough history"), never a forecast: three points taken minutes apart say nothing about
+the coming days. Evidence history alone: pure, ``now`` is a parameter.
+
+``forecast_series`` is the bare line (points and direction only); the history rules
+are applied by ``forecasts`` and ``shortfalls``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,11 @@ from butler_maint.evidence.model import Observed
 from butler_maint.kpi.history import Observation, by_key
 
 MIN_POINTS = 3
+"""Fewest points a forecast is drawn from."""
+MIN_SPAN = timedelta(days=3)
+"""Shortest time from the first to the last point a forecast is drawn from."""
+MIN_R2 = 0.5
+"""Lowest r² (share of the variance the line explains) a forecast is drawn from."""
 DAY = 86400.0
 Op = Literal["<=", "<", ">=", ">"]
 
@@ -122,6 +133,51 @@ def fit(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
     return slope, mean_y - slope * mean_x
 
 
+def r_squared(points: Sequence[tuple[float, float]], line: tuple[float, float]) -> float:
+    """The coefficient of determination of ``line`` (slope, intercept) over ``points``."""
+    slope, intercept = line
+    mean_y = sum(y for _, y in points) / len(points)
+    total = sum((y - mean_y) ** 2 for _, y in points)
+    if total == 0:
+        return 1.0
+    residual = sum((y - (slope * x + intercept)) ** 2 for x, y in points)
+    return 1.0 - residual / total
+
+
+def _days(series: Sequence[tuple[datetime, float]]) -> list[tuple[float, float]]:
+    origin = series[0][0]
+    return [((t - origin).total_seconds() / DAY, v) for t, v in series]
+
+
+def _span_text(span: timedelta) -> str:
+    minutes = span.total_seconds() / 60
+    if minutes < 120:
+        return f"{round(minutes)} minute" + ("s" if round(minutes) != 1 else "")
+    if minutes < 48 * 60:
+        return f"{round(minutes / 60)} hours"
+    return f"{minutes / 1440:.1f} days"
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """A value heading toward its limit on too little history to forecast from."""
+
+    host: str
+    check: str
+    threshold: Threshold
+    points: int
+    span: timedelta
+    r2: float
+
+    def describe(self) -> str:
+        """``memory on h001: not enough history (3 points over 3 minutes)``."""
+        return (
+            f"{self.check} on {self.host}: not enough history to forecast {self.threshold} "
+            f"({self.points} points over {_span_text(self.span)}, r² {self.r2:.2f}; needs "
+            f"{MIN_POINTS} points over {MIN_SPAN.days} days, r² {MIN_R2})"
+        )
+
+
 def forecast_series(
     series: Sequence[tuple[datetime, float]], threshold: Threshold, min_points: int = MIN_POINTS
 ) -> tuple[float, datetime] | None:
@@ -130,7 +186,7 @@ def forecast_series(
     if len(series) < min_points or not threshold.within(series[-1][1]):
         return None
     origin = series[0][0]
-    line = fit([((t - origin).total_seconds() / DAY, v) for t, v in series])
+    line = fit(_days(series))
     if line is None:
         return None
     slope, intercept = line
@@ -142,7 +198,9 @@ def forecast_series(
     return slope, origin + timedelta(days=days)
 
 
-def _forecast(group: Sequence[Observation], min_points: int) -> Forecast | None:
+def _assess(group: Sequence[Observation], min_points: int) -> Forecast | Shortfall | None:
+    """A forecast of one host+check, a shortfall when its history is too thin, or None
+    when nothing heads toward a limit."""
     threshold = parse_threshold(group[-1].expected)
     if threshold is None:
         return None
@@ -151,10 +209,16 @@ def _forecast(group: Sequence[Observation], min_points: int) -> Forecast | None:
         for o in group
         if parse_threshold(o.expected) == threshold and (v := numeric_value(o.observed)) is not None
     ]
-    predicted = forecast_series(series, threshold, min_points)
+    predicted = forecast_series(series, threshold, min_points=2)
     if predicted is None:
         return None
     last = group[-1]
+    span = series[-1][0] - series[0][0]
+    points = _days(series)
+    line = fit(points)
+    r2 = r_squared(points, line) if line is not None else 0.0
+    if len(series) < min_points or span < MIN_SPAN or r2 < MIN_R2:
+        return Shortfall(last.host, last.check, threshold, len(series), span, r2)
     return Forecast(
         host=last.host,
         check=last.check,
@@ -167,6 +231,13 @@ def _forecast(group: Sequence[Observation], min_points: int) -> Forecast | None:
     )
 
 
+def _assessed(
+    obs: Sequence[Observation], now: datetime, min_points: int
+) -> list[Forecast | Shortfall]:
+    groups = by_key(o for o in obs if o.at <= now).values()
+    return [a for group in groups if (a := _assess(group, min_points)) is not None]
+
+
 def forecasts(
     obs: Sequence[Observation],
     now: datetime,
@@ -174,12 +245,20 @@ def forecasts(
     horizon: timedelta | None = None,
     min_points: int = MIN_POINTS,
 ) -> list[Forecast]:
-    """Forecasts of every host+check of time-ordered ``obs`` (results up to ``now``),
-    soonest crossing first; with ``horizon``, only crossings before ``now + horizon``."""
+    """Forecasts of every host+check of time-ordered ``obs`` (results up to ``now``) with
+    enough history, soonest crossing first; with ``horizon``, only crossings before
+    ``now + horizon``."""
     found = [
         f
-        for group in by_key(o for o in obs if o.at <= now).values()
-        if (f := _forecast(group, min_points)) is not None
-        and (horizon is None or f.crossing <= now + horizon)
+        for f in _assessed(obs, now, min_points)
+        if isinstance(f, Forecast) and (horizon is None or f.crossing <= now + horizon)
     ]
     return sorted(found, key=lambda f: (f.crossing, f.host, f.check))
+
+
+def shortfalls(
+    obs: Sequence[Observation], now: datetime, *, min_points: int = MIN_POINTS
+) -> list[Shortfall]:
+    """Host+checks heading toward their limit without enough history to forecast."""
+    found = [s for s in _assessed(obs, now, min_points) if isinstance(s, Shortfall)]
+    return sorted(found, key=lambda s: (s.host, s.check))

@@ -12,8 +12,13 @@ from datetime import datetime
 
 from butler_maint.evidence.model import ChecklistStep, Observed, Report, Status
 
-FAILED = frozenset({Status.FAIL, Status.ERROR})
-"""Statuses that open an incident (MTTR) and count against the pass rate."""
+FAILED = frozenset({Status.FAIL})
+"""The status that opens an incident (MTTR): the check ran and found the host wrong."""
+UNAVAILABLE = frozenset({Status.ERROR, Status.UNREACHABLE})
+"""Statuses that say the check could not judge the host (a host-key error, a timeout):
+availability, never a failure nor a remediation."""
+FAILING = FAILED | UNAVAILABLE
+"""Statuses that make a host+check "failing now" (``waived`` never does)."""
 JUDGED = frozenset({Status.PASS, Status.FAIL, Status.ERROR, Status.UNREACHABLE})
 """Statuses that count in a pass rate (skipped, pending, not_run, waived do not)."""
 
@@ -38,6 +43,10 @@ class Observation:
     """The checklist name, or the playbook path."""
     schedule: str | None
     """The schedule the run names (``trigger.schedule``), if any."""
+    title: str | None = None
+    severity: str | None = None
+    controls: tuple[str, ...] = ()
+    """Control references of the check (schema 1.1; none before)."""
 
     @property
     def key(self) -> Key:
@@ -64,6 +73,9 @@ def report_observations(report: Report) -> list[Observation]:
                 message=r.message,
                 step=name,
                 schedule=report.trigger.schedule,
+                title=r.title,
+                severity=r.severity,
+                controls=tuple(r.controls or ()),
             )
             for r in step.results
         )
@@ -95,10 +107,15 @@ def pending_items(obs: Sequence[Observation]) -> list[Observation]:
     return sorted(found, key=lambda o: (o.host, o.check))
 
 
+def is_failing(o: Observation) -> bool:
+    """True when ``o`` says its host+check is failing: fail, error or unreachable. A
+    waived result never is. The terminal, the site and the Prometheus file all ask this."""
+    return o.status in FAILING
+
+
 def failing_now(obs: Sequence[Observation]) -> list[Observation]:
-    """(host, check) pairs whose latest result is fail, error or unreachable."""
-    bad = FAILED | {Status.UNREACHABLE}
-    found = [o for o in latest(obs).values() if o.status in bad]
+    """(host, check) pairs whose latest result is failing (``is_failing``)."""
+    found = [o for o in latest(obs).values() if is_failing(o)]
     return sorted(found, key=lambda o: (o.host, o.check))
 
 

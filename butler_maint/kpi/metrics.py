@@ -3,8 +3,9 @@
 - ``butler_schedule_last_run_timestamp_seconds{schedule}``: start of the latest
   (non-dry) run of each schedule;
 - ``butler_schedule_last_run_success{schedule}``: 1 when that run passed, else 0;
-- ``butler_failing_checks{checklist,host}``: host+checks whose latest result in the
-  period is fail, error or unreachable;
+- ``butler_failing_checks{checklist,host}``: host+checks failing now
+  (``history.failing_now``: latest result in the period fail, error or unreachable;
+  waived never), the same ones ``kpi`` and the site list;
 - ``butler_schedule_on_time_ratio{schedule}``: the SLA figure, when something was due.
 
 ``render_metrics`` is pure; ``write_metrics`` replaces the file atomically (temp file in
@@ -92,7 +93,7 @@ def render_metrics(
         ),
         *_family(
             "butler_failing_checks",
-            "Checks whose latest result is fail, error or unreachable.",
+            "Checks whose latest result is fail, error or unreachable (waived never).",
             [(_labels(checklist=c, host=h), float(n)) for (c, h), n in sorted(failing.items())],
         ),
         *_family(

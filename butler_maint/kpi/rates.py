@@ -1,5 +1,6 @@
 """Check pass rates: passed / judged results (pass, fail, error, unreachable), overall and
-grouped by owner, checklist, host or schedule.
+grouped by owner, checklist, host, schedule, severity or control. A result with several
+controls counts under each (the control rows may add up to more than the total).
 
 Skipped, pending, not-run and waived results are counted but are not in the rate.
 """
@@ -13,9 +14,10 @@ from typing import Literal
 from butler_maint.evidence.model import Status
 from butler_maint.kpi.history import JUDGED, Observation, owner_of
 
-GroupBy = Literal["owner", "checklist", "host", "schedule"]
+GroupBy = Literal["owner", "checklist", "host", "schedule", "severity", "control"]
+GROUPS: tuple[GroupBy, ...] = ("owner", "checklist", "host", "schedule", "severity", "control")
 NONE = "(none)"
-"""The group of results with no owner or no schedule."""
+"""The group of results with no owner, schedule, severity or control."""
 
 
 @dataclass(frozen=True)
@@ -48,15 +50,20 @@ def pass_rate(obs: Sequence[Observation], group: str = "all") -> PassRate:
     return PassRate(group, len(obs), passed, judged - passed, len(obs) - judged)
 
 
-def group_of(o: Observation, by: GroupBy, owners: Mapping[str, str]) -> str:
-    """The group ``o`` falls in. ``owners`` maps checklist/schedule names to owners."""
+def groups_of(o: Observation, by: GroupBy, owners: Mapping[str, str]) -> list[str]:
+    """The groups ``o`` falls in (several for ``control``). ``owners`` maps
+    checklist/schedule names to owners."""
+    if by == "control":
+        return list(dict.fromkeys(o.controls)) or [NONE]
     if by == "host":
-        return o.host
+        return [o.host]
     if by == "checklist":
-        return o.step
+        return [o.step]
     if by == "schedule":
-        return o.schedule or NONE
-    return owner_of(o, owners) or NONE
+        return [o.schedule or NONE]
+    if by == "severity":
+        return [o.severity or NONE]
+    return [owner_of(o, owners) or NONE]
 
 
 def pass_rates(
@@ -65,5 +72,6 @@ def pass_rates(
     """Pass rates per group, sorted by group name."""
     groups: dict[str, list[Observation]] = {}
     for o in obs:
-        groups.setdefault(group_of(o, by, owners or {}), []).append(o)
+        for name in groups_of(o, by, owners or {}):
+            groups.setdefault(name, []).append(o)
     return [pass_rate(groups[name], name) for name in sorted(groups)]

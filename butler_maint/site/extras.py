@@ -28,9 +28,17 @@ class KpiSection:
     judged: int = 0
     mttr: str = "n/a"
     remediated: int = 0
-    incidents: list[tuple[str, str, str]] = field(default_factory=list)
+    availability: str = "n/a"
+    unavailable: str = ""
+    """``3 error, 1 unreachable``."""
+    failing: int = 0
+    """Host+checks failing now: the count ``kpi`` and the metrics file give (waived never)."""
+    incidents: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """(host, check, status, since) of the first ``ITEMS`` failing now."""
     flapping: list[tuple[str, str, int, int]] = field(default_factory=list)
     forecasts: list[str] = field(default_factory=list)
+    short: list[str] = field(default_factory=list)
+    """Values heading toward a limit without enough history to forecast."""
     error: str | None = None
 
 
@@ -74,19 +82,23 @@ def kpi_section(store: EvidenceStore, now: datetime) -> KpiSection | None:
         view = kpi.kpis(store, (), {}, now, now - kpi.DEFAULT_PERIOD)
     except ButlerError as exc:
         return KpiSection(0, error=str(exc))
-    rate = view.pass_rate
+    rate, av = view.pass_rate, view.availability
     return KpiSection(
         reports=view.reports,
         rate="n/a" if rate.rate is None else f"{rate.rate:.1%}",
         judged=rate.judged,
         mttr=_duration(view.mttr),
         remediated=len(view.remediations),
+        availability="n/a" if av.rate is None else f"{av.rate:.1%}",
+        unavailable=f"{av.errors} error, {av.unreachable} unreachable",
+        failing=len(view.open_incidents),
         incidents=[
-            (i.host, i.check, i.since.strftime("%Y-%m-%d %H:%M"))
+            (i.host, i.check, str(i.status), i.since.strftime("%Y-%m-%d %H:%M"))
             for i in view.open_incidents[:ITEMS]
         ],
         flapping=[(f.host, f.check, f.changes, f.runs) for f in view.flapping[:ITEMS]],
         forecasts=[f.describe(now) for f in view.forecasts[:ITEMS]],
+        short=[s.describe() for s in view.shortfalls[:ITEMS]],
     )
 
 
