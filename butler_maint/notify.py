@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from butler_maint.evidence.model import Report, iso_z
+from butler_maint.evidence.model import Report, Result, iso_z
 from butler_maint.evidence.summary import explain, iter_results
 from butler_maint.model.notify import (
     DEFAULT_TIMEOUT_S,
@@ -95,14 +95,25 @@ def payload(schedule: str, report: Report, previous_result: str | None) -> dict[
 
 
 def _failures(report: Report) -> list[dict[str, Any]]:
-    """The report's failures, each with why in words (never a null message)."""
+    """The report's failures, each with why in words (never a null message) and what the
+    check is: title, severity and controls, each when the report records it."""
     results = {(n, r.host, r.check): r for n, r in iter_results(report.steps)}
     out = []
     for f in report.failures:
         result = results.get((f.step, f.host, f.check))
         why = f.message or (explain(result) if result is not None else str(f.status))
-        out.append({"host": f.host, "check": f.check, "status": str(f.status), "message": why})
+        item: dict[str, Any] = {"host": f.host, "check": f.check, "status": str(f.status)}
+        item["message"] = why
+        if result is not None:
+            item.update(_described(result))
+        out.append(item)
     return out
+
+
+def _described(result: Result) -> dict[str, Any]:
+    """A result's title, severity and controls (schema 1.1), those it has."""
+    known = {"title": result.title, "severity": result.severity, "controls": result.controls}
+    return {key: value for key, value in known.items() if value}
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from butler_maint.cli.render import term
 from butler_maint.evidence.diff import diff_reports, render_diff, step_labels
 from butler_maint.evidence.export import FORMATS, export
 from butler_maint.evidence.index import Filter, parse_when, select
-from butler_maint.evidence.model import FAILING, Kind, Overall, Report, Result, Status
+from butler_maint.evidence.model import FAILING, Kind, Overall, Report, Result, Status, Step
 from butler_maint.evidence.store import EvidenceStore
-from butler_maint.evidence.summary import explain, iter_results
+from butler_maint.evidence.summary import describe, explain, iter_results
 from butler_maint.evidence.verify import verify_store
 
 
@@ -96,7 +96,31 @@ def _line(result: Result) -> str:
         text += f"  {result.message}"
     if result.output is not None and result.output.truncated:
         text += f"  [output truncated, full text {result.output.sha256}]"
+    if describe(result):
+        text += f"  -- {describe(result)}"
     return text
+
+
+def _attested(result: Result) -> list[str]:
+    """A manual item's attestation: statement, answer, by whom, when, the comment."""
+    a = result.attested
+    if a is None:
+        return []
+    comment = f": {a.comment}" if a.comment else ""
+    return [
+        f"    attested {a.answer!r} to {a.statement!r} by {a.by} at {a.at.isoformat()}{comment}"
+    ]
+
+
+def _failure(number: int, result: Result) -> list[str]:
+    """A failure: where and why, then what the check is (title, severity, controls)."""
+    what = describe(result)
+    head = f"  [{number}] {result.host}  {result.check}  {result.status.value}  {explain(result)}"
+    return [head, *([f"      {what}"] if what else [])]
+
+
+def _step_head(label: str, step: Step) -> str:
+    return f"{label}  ({step.title})" if step.title else label
 
 
 def _show(report: Report) -> list[str]:
@@ -117,17 +141,17 @@ def _show(report: Report) -> list[str]:
         lines.append(f"stopped: {report.stopped}")
     if report.rerun_of:
         lines.append(f"re-run of {report.rerun_of} (its failed and not-run hosts)")
+    for number, batch in enumerate(report.batches or [], 1):
+        lines.append(f"batch {number}: {', '.join(batch)}")
     labels = step_labels(report.steps)
     failing = [(n, r) for n, r in iter_results(report.steps) if r.status in FAILING]
     if failing:
         lines += ["", f"FAILURES ({len(failing)})"]
-        lines += [
-            f"  [{n}] {r.host}  {r.check}  {r.status.value}  {explain(r)}" for n, r in failing
-        ]
+        lines += [line for n, r in failing for line in _failure(n, r)]
     for label, step in zip(labels, report.steps, strict=True):
-        lines += ["", label]
-        ordered = sorted(step.results, key=lambda r: r.status not in FAILING)
-        lines += [f"  {_line(r)}" for r in ordered]
+        lines += ["", _step_head(label, step)]
+        for r in sorted(step.results, key=lambda r: r.status not in FAILING):
+            lines += [f"  {_line(r)}", *_attested(r)]
     return [term(line) for line in lines]  # one line each: host text cannot add or erase one
 
 

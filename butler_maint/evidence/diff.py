@@ -28,6 +28,8 @@ class ReportDiff:
     removed_checks: list[str] = field(default_factory=list)
     new_results: list[Key] = field(default_factory=list)
     removed_results: list[Key] = field(default_factory=list)
+    described: dict[Key, str] = field(default_factory=dict)
+    """For each status change: the check's title and severity, as report B has them."""
 
     @property
     def empty(self) -> bool:
@@ -67,6 +69,7 @@ def diff_reports(a: Report, b: Report) -> ReportDiff:
         before, after = old[key], new[key]
         if before.status != after.status:
             diff.status.append((key, before.status.value, after.status.value))
+            diff.described[key] = _described(after) or _described(before)
         elif before.observed != after.observed:
             diff.drift.append((key, before.observed, after.observed))
     diff.new_results = sorted(new.keys() - old.keys())
@@ -78,14 +81,24 @@ def diff_reports(a: Report, b: Report) -> ReportDiff:
     return diff
 
 
+def _described(result: Result) -> str:
+    severity = f"[{result.severity}]" if result.severity else ""
+    return " ".join(part for part in (result.title or "", severity) if part)
+
+
 def _key(key: Key) -> str:
     return f"{key[1]} {key[2]} [{key[0]}]"
+
+
+def _change(diff: ReportDiff, key: Key, a: str, b: str) -> str:
+    what = diff.described.get(key)
+    return f"status  {_key(key)}: {a} -> {b}" + (f"  ({what})" if what else "")
 
 
 def render_diff(diff: ReportDiff) -> str:
     """The diff as text, most important first."""
     lines = [f"--- {diff.a}", f"+++ {diff.b}"]
-    lines += [f"status  {_key(k)}: {a} -> {b}" for k, a, b in diff.status]
+    lines += [_change(diff, k, a, b) for k, a, b in diff.status]
     lines += [f"host    + {h}" for h in diff.new_hosts]
     lines += [f"host    - {h}" for h in diff.removed_hosts]
     lines += [f"check   + {c}" for c in diff.new_checks]

@@ -22,6 +22,7 @@ from datetime import datetime
 from butler_maint.evidence.canonical import to_document
 from butler_maint.evidence.diff import step_labels
 from butler_maint.evidence.model import FAILING, Report, Status
+from butler_maint.evidence.summary import explain, iter_results
 from butler_maint.model.status import Judged
 
 FORMATS = ("json", "junit", "markdown")
@@ -66,8 +67,43 @@ def _x(value: object) -> str:
     return visible("" if value is None else str(value), newlines=True)
 
 
+def _described(result: Judged) -> tuple[str | None, str | None, list[str]]:
+    """Title, severity and controls of a result that carries them (schema 1.1 evidence;
+    a check's fresh result and a playbook task carry none)."""
+    title, severity, controls = (
+        getattr(result, k, None) for k in ("title", "severity", "controls")
+    )
+    return (
+        title if isinstance(title, str) else None,
+        severity if isinstance(severity, str) else None,
+        [str(c) for c in controls] if isinstance(controls, list) else [],
+    )
+
+
+def _properties(severity: str | None, controls: list[str]) -> ET.Element:
+    """Severity and controls as ``<properties>`` (one ``control`` property each)."""
+    props = ET.Element("properties")
+    pairs = ([("severity", severity)] if severity else []) + [("control", c) for c in controls]
+    for name, value in pairs:
+        ET.SubElement(props, "property", name=name, value=_x(value))
+    return props
+
+
+def _why(result: Judged) -> str:
+    """Why a result is what it is: its message, else observed vs expected, else status."""
+    if result.message:
+        return result.message
+    if result.observed is not None or result.expected:
+        expected = f", expected {result.expected}" if result.expected else ""
+        return f"observed {result.observed!r}{expected}"
+    return str(Status(result.status).value)
+
+
 def _case(suite: ET.Element, label: str, result: Judged) -> str:
-    """Add one testcase; return what it counts as: failures, errors, skipped or tests."""
+    """Add one testcase; return what it counts as: failures, errors, skipped or tests.
+
+    A case that did not pass carries its check's severity and controls as
+    ``<properties>`` after its verdict (a passing case stays an empty element)."""
     case = ET.SubElement(
         suite,
         "testcase",
@@ -75,8 +111,17 @@ def _case(suite: ET.Element, label: str, result: Judged) -> str:
         name=_x(result.check),
         time=f"{result.ms / 1000:.3f}",
     )
+    title, severity, controls = _described(result)
+    counted = _verdict(case, result, title)
+    if counted != "tests" and (severity or controls):
+        case.append(_properties(severity, controls))
+    return counted
+
+
+def _verdict(case: ET.Element, result: Judged, title: str | None) -> str:
+    """Add the failure, error or skipped element; the title leads a failure's message."""
     status = Status(result.status)
-    message = _x(result.message or status.value)
+    message = _x(f"{title}: {_why(result)}" if title else (result.message or status.value))
     seen = (result.observed, result.expected) != (None, None)
     detail = _x(f"observed: {result.observed!r}; expected: {result.expected}") if seen else None
     if status is Status.FAIL:
@@ -167,12 +212,14 @@ def to_markdown(report: Report) -> str:
         lines += [
             "## Failures",
             "",
-            "| step | host | check | status | message |",
-            "|---|---|---|---|---|",
+            "| step | host | check | status | message | title | severity | controls |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         lines += [
-            f"| {f.step} | {_md(f.host)} | {_md(f.check)} | {f.status.value} | {_md(f.message)} |"
-            for f in report.failures
+            f"| {n} | {_md(r.host)} | {_md(r.check)} | {r.status.value} | {_md(explain(r))} "
+            f"| {_md(r.title)} | {r.severity or ''} | {_md(', '.join(r.controls or []))} |"
+            for n, r in iter_results(report.steps)
+            if r.status in FAILING
         ]
         lines.append("")
     for label, step in zip(step_labels(report.steps), report.steps, strict=True):

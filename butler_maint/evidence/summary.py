@@ -52,13 +52,24 @@ def explain(result: Result) -> str:
     return str(result.status)
 
 
+def describe(result: Result) -> str:
+    """What a check is, in words: its title, ``[severity]`` and controls (schema 1.1);
+    empty for a result that carries none of them (schema 1.0, playbook tasks)."""
+    parts = [result.title or ""]
+    if result.severity:
+        parts.append(f"[{result.severity}]")
+    if result.controls:
+        parts.append(f"({', '.join(result.controls)})")
+    return " ".join(p for p in parts if p)
+
+
 def outline(report: Report, shown: int = 3) -> str:
     """One line on what went wrong in a run: its first failures (why each failed) and
     why it stopped early; empty when nothing did."""
     failing = [r for _, r in iter_results(report.steps) if r.status in FAILING]
     parts = []
     if failing:
-        named = "; ".join(f"{r.host} {r.check} {r.status}: {explain(r)}" for r in failing[:shown])
+        named = "; ".join(_named(r) for r in failing[:shown])
         more = f" (+{len(failing) - shown} more)" if len(failing) > shown else ""
         parts.append(f"{len(failing)} failing: {named}{more}")
     if report.stopped:
@@ -66,6 +77,11 @@ def outline(report: Report, shown: int = 3) -> str:
     if report.error:
         parts.append(f"error: {report.error}")
     return "; ".join(parts)
+
+
+def _named(result: Result) -> str:
+    severity = f" [{result.severity}]" if result.severity else ""
+    return f"{result.host} {result.check}{severity} {result.status}: {explain(result)}"
 
 
 def failures(steps: list[Step]) -> list[Failure]:

@@ -37,7 +37,7 @@ from butler_maint.errors import ButlerError
 from butler_maint.evidence import fsutil
 from butler_maint.evidence.index import IndexEntry, store_entries
 from butler_maint.evidence.migrate import load_report_bytes
-from butler_maint.evidence.model import Report, iso_z
+from butler_maint.evidence.model import SEVERITIES, Report, iso_z
 from butler_maint.evidence.store import EvidenceStore
 from butler_maint.evidence.verify import Verdict, verify_store
 from butler_maint.site import extras
@@ -46,17 +46,20 @@ from butler_maint.site.views import (
     RESULTS,
     HostChecks,
     RunRow,
+    failure_rows,
     file_stem,
     host_checks,
     host_details,
     host_histories,
+    host_tags,
+    merge_tags,
     per_day,
     per_schedule,
     run_row,
     status_counts,
 )
 
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 """Bump when run pages change shape: every run page is rendered again."""
 
 MANIFEST = ".butler-site.json"
@@ -106,6 +109,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["RESULTS"] = RESULTS
+    env.globals["SEVERITIES"] = SEVERITIES
     return env
 
 
@@ -224,12 +228,14 @@ class _Site:
             problem=problem,
             rel=rel,
             hosts=host_details(report) if report else [],
+            failures=failure_rows(report) if report else [],
             counts=status_counts(report) if report else [],
             previous_row=previous,
             file_stem=file_stem,
         )
         _write(self.out / row.page, html)
-        self.new[row.id] = {"key": key, "page": row.page, "checks": checks}
+        tags = host_tags(report) if report else {}
+        self.new[row.id] = {"key": key, "page": row.page, "checks": checks, "tags": tags}
         self.outcome.written.append(row.id)
 
 
@@ -288,15 +294,22 @@ def render_site(
 
 def _render_hosts(site: _Site, rows: list[RunRow]) -> None:
     checks = {run_id: data.get("checks") or {} for run_id, data in site.new.items()}
-    histories = host_histories(rows, checks)
+    histories = host_histories(rows, checks, _tags(site))
     for history in histories:
         _write(site.out / history.page, site.page("host.html", 1, history=history))
     site.outcome.hosts = len(histories)
     site.outcome.removed += _remove_stale(site.out, HOSTS_DIR, {h.page for h in histories})
 
 
+def _tags(site: _Site) -> dict[str, dict[str, Any]]:
+    """Per run, per host: the tags its page recorded (severity, controls)."""
+    tags = {run_id: data.get("tags") for run_id, data in site.new.items()}
+    return {run_id: t for run_id, t in tags.items() if isinstance(t, dict)}
+
+
 def _render_index(site: _Site, rows: list[RunRow]) -> None:
     newest = list(reversed(rows))
+    per_run = {run_id: merge_tags(t.values()) for run_id, t in _tags(site).items()}
     schedules = sorted({r.schedule for r in rows if r.schedule})
     hosts = sorted({h for r in rows for h in r.hosts})
     html = site.page(
@@ -306,6 +319,8 @@ def _render_index(site: _Site, rows: list[RunRow]) -> None:
         schedules=schedules,
         hosts=hosts,
         host_pages={h: f"hosts/{file_stem(h)}.html" for h in hosts},
+        tags=per_run,
+        controls=sorted({c for t in per_run.values() for c in t["controls"]}),
         generated=iso_z(site.now),
     )
     _write(site.out / "index.html", html)

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from butler_maint.evidence.diff import step_labels
-from butler_maint.evidence.model import FAILING, HostStats, PlaybookStep, Report, Result, Status
+from butler_maint.evidence.model import (
+    FAILING,
+    SEVERITIES,
+    HostStats,
+    PlaybookStep,
+    Report,
+    Result,
+    Status,
+)
+from butler_maint.evidence.summary import explain, iter_results
 
 RESULTS = ("pass", "fail", "error", "interrupted")
 """Overall run results, in the order the site lists them."""
@@ -155,6 +164,55 @@ def host_checks(report: Report) -> dict[str, HostChecks]:
     return dict(checks)
 
 
+@dataclass(frozen=True)
+class FailureRow:
+    """A failing result as the run page lists it: step number, result and why in words."""
+
+    step: int
+    result: Result
+    why: str
+
+
+def failure_rows(report: Report) -> list[FailureRow]:
+    """The run's failing results (fail, error, unreachable), in report order."""
+    return [
+        FailureRow(n, r, explain(r)) for n, r in iter_results(report.steps) if r.status in FAILING
+    ]
+
+
+Tags = dict[str, Any]
+"""What a run's results say about one host, for the filters: ``{"severity": the worst
+severity among its failing results ("" when none), "controls": the controls checked}``."""
+
+
+def _worst(severities: Iterable[str | None]) -> str:
+    ranked = [SEVERITIES.index(s) for s in severities if s in SEVERITIES]
+    return SEVERITIES[max(ranked)] if ranked else ""
+
+
+def host_tags(report: Report) -> dict[str, Tags]:
+    """Per host, the worst failing severity and the controls its results checked."""
+    results: dict[str, list[Result]] = defaultdict(list)
+    for _, result in iter_results(report.steps):
+        results[result.host].append(result)
+    return {
+        host: {
+            "severity": _worst(r.severity for r in items if r.status in FAILING),
+            "controls": sorted({c for r in items for c in r.controls or []}),
+        }
+        for host, items in results.items()
+    }
+
+
+def merge_tags(tags: Iterable[Tags]) -> Tags:
+    """Tags of several hosts together (a run's, on the index)."""
+    items = list(tags)
+    return {
+        "severity": _worst(str(t.get("severity") or "") for t in items),
+        "controls": sorted({str(c) for t in items for c in t.get("controls") or []}),
+    }
+
+
 def status_counts(report: Report) -> list[tuple[str, int]]:
     """Non-zero result counts of a run, in status order."""
     return [(s.value, report.summary.count(s)) for s in Status if report.summary.count(s)]
@@ -170,6 +228,7 @@ class HostRun:
     row: RunRow
     counts: dict[str, int]
     statuses: dict[str, str]
+    tags: Tags = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -182,6 +241,21 @@ class HostHistory:
     checks: list[str]
     matrix_runs: list[HostRun]
 
+    @property
+    def controls(self) -> list[str]:
+        """Every control the host's runs checked (the control filter's choices)."""
+        return sorted({str(c) for run in self.runs for c in run.tags.get("controls") or []})
+
+    def classes(self, run: HostRun) -> str:
+        """CSS classes the page's filters select a run by: ``s-<severity>`` for every
+        severity up to its worst failing one, ``c-<n>`` for each control it checked
+        (``n`` indexes ``controls``: no report text reaches the style sheet)."""
+        worst = str(run.tags.get("severity") or "")
+        upto = SEVERITIES[: SEVERITIES.index(worst) + 1] if worst in SEVERITIES else ()
+        numbers = {c: n for n, c in enumerate(self.controls)}
+        checked = [numbers[str(c)] for c in run.tags.get("controls") or [] if str(c) in numbers]
+        return " ".join([f"s-{s}" for s in upto] + [f"c-{n}" for n in sorted(checked)])
+
 
 MATRIX_RUNS = 30
 """Runs shown as columns of a host's check matrix (the most recent)."""
@@ -192,9 +266,12 @@ def _check_key(step: str, check: str, many_steps: bool) -> str:
 
 
 def host_histories(
-    rows: Sequence[RunRow], checks: Mapping[str, Mapping[str, HostChecks]]
+    rows: Sequence[RunRow],
+    checks: Mapping[str, Mapping[str, HostChecks]],
+    tags: Mapping[str, Mapping[str, Tags]] | None = None,
 ) -> list[HostHistory]:
-    """Every host's history from the run rows (chain order) and per-run host checks."""
+    """Every host's history from the run rows (chain order), per-run host checks and
+    per-run host tags (severity, controls)."""
     runs: dict[str, list[HostRun]] = defaultdict(list)
     for row in rows:
         per_host = checks.get(row.id, {})
@@ -203,7 +280,8 @@ def host_histories(
             many = len({step for step, _, _ in items}) > 1
             statuses = {_check_key(s, c, many): st for s, c, st in items}
             counts = Counter(st for _, _, st in items)
-            runs[host].append(HostRun(row, dict(counts), statuses))
+            found = (tags or {}).get(row.id, {}).get(host) or {}
+            runs[host].append(HostRun(row, dict(counts), statuses, dict(found)))
     histories = []
     for host in sorted(runs):
         newest = list(reversed(runs[host]))
