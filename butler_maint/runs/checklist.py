@@ -23,6 +23,7 @@ from butler_maint.checks.testinfra import SubResult, judge_module
 from butler_maint.checks.types import REGISTRY
 from butler_maint.evidence import Result
 from butler_maint.evidence.model import Attested
+from butler_maint.evidence.summary import explain
 from butler_maint.executors import Execution, OutputLimits
 from butler_maint.executors.local import run_local
 from butler_maint.executors.ssh import SshOptions, known_hosts, run_ssh
@@ -125,7 +126,8 @@ class Attestation:
 
 def described(results: list[Result], checklist: Checklist, attest: Attestation) -> list[Result]:
     """Results with what the checklist says of each check (title, severity, controls:
-    the checklist's then the check's) and the attestations given."""
+    the checklist's then the check's), the attestations given, and for every non-pass a
+    message saying why (observed vs expected in words, when the judge gave none)."""
     checks = {c.id: c for c in checklist.checks}
     out = []
     for r in results:
@@ -134,16 +136,14 @@ def described(results: list[Result], checklist: Checklist, attest: Attestation) 
             out.append(r)
             continue
         controls = list(dict.fromkeys([*checklist.controls, *check.controls]))
-        out.append(
-            r.model_copy(
-                update={
-                    "title": check.title,
-                    "severity": check.severity,
-                    "controls": controls or None,
-                    "attested": attest.given.get((r.host, r.check)),
-                }
-            )
-        )
+        update = {
+            "title": check.title,
+            "severity": check.severity,
+            "controls": controls or None,
+            "attested": attest.given.get((r.host, r.check)),
+            "message": r.message or (explain(r) if r.status != Status.PASS else None),
+        }
+        out.append(r.model_copy(update=update))
     return out
 
 
