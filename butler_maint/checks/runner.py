@@ -56,6 +56,7 @@ class HostRun:
     results: list[CheckResult]
     host_key: str | None = None
     reached: bool = True
+    new_host_key: bool = False  # ``host_key`` was unknown and trusted (--accept-new-host-keys)
 
     def with_results(self, results: list[CheckResult]) -> HostRun:
         """The same host run with other results (e.g. waived)."""
@@ -179,7 +180,8 @@ def execute_host(planned: Planned, ctx: Context) -> HostRun:
         replace(r, cut=cuts.get(r.check), attempts=attempts.get(r.check, 1)) for r in results
     ]
     reached = execution is None or execution.status != "unreachable"
-    return HostRun(host.name, results, execution.host_key if execution else None, reached)
+    key, new = (execution.host_key, execution.new_host_key) if execution else (None, False)
+    return HostRun(host.name, results, key, reached, new)
 
 
 def _stopped_while_waiting(stop: threading.Event | None, delay_s: float) -> bool:
@@ -319,7 +321,4 @@ def run_checklist(
 def _in_order(checklist: Checklist, runs: list[HostRun]) -> list[HostRun]:
     """Each host's results in checklist order."""
     order = {c.id: i for i, c in enumerate(checklist.checks)}
-    return [
-        HostRun(r.host, sorted(r.results, key=lambda x: order[x.check]), r.host_key, r.reached)
-        for r in runs
-    ]
+    return [r.with_results(sorted(r.results, key=lambda x: order[x.check])) for r in runs]

@@ -154,6 +154,8 @@ class _Progress:
 
     def update(self, run: Any) -> None:
         self.done += 1
+        if getattr(run, "new_host_key", False):
+            click.echo(f"trusted new host key: {term(run.host)} {term(run.host_key)}", err=True)
         bad = sum(1 for r in run.results if r.status in FAILING)
         self.failures += bad
         if self.bar is not None:
@@ -192,8 +194,19 @@ def _emit(fmt: str, name: str, results: list[Any]) -> None:
 
 
 def _table(results: list[Any]) -> None:
-    """One line per result; every value from a host or the inventory through ``term``."""
+    """One line per result; every value from a host or the inventory through ``term``.
 
+    A host whose key was refused gets one line for all its checks, with the fix.
+    """
+    from butler_maint.executors.ssh import is_host_key_error
+
+    refused = [r for r in results if r.status == "error" and is_host_key_error(r.message)]
+    per_host = Counter(r.host for r in refused)
+    for host, message in sorted({r.host: r.message for r in refused}.items()):
+        checks = f"{per_host[host]} check(s) not run"
+        click.echo(f"ERROR  {term(host)}  host key refused, {checks}: {term(message)}")
+    skip = {id(r) for r in refused}
+    results = [r for r in results if id(r) not in skip]
     rows = [(term(r.status).upper(), term(r.host), term(r.check), r) for r in results]
     widths = [max([len(row[i]) for row in rows] + [len(k)]) for i, k in enumerate(_COLUMNS)]
     for status, host, check, r in rows:

@@ -72,6 +72,7 @@ class Execution:
     rc: int | None = None
     message: str = ""
     host_key: str | None = None  # "SSH-ED25519 SHA256:..." of the key that was verified
+    new_host_key: bool = False  # ``host_key`` was unknown and trusted (--accept-new-host-keys)
     stopped: bool = False
     stdout_size: int = 0
     stdout_sha256: str = ""

@@ -3,7 +3,8 @@
 Host keys are verified against the system, user and project known_hosts files; an
 unknown or changed key is an error naming its SHA256 fingerprint and no file is
 touched, unless ``accept_new`` (``--accept-new-host-keys``) lets an unknown key be
-appended to the project file. A changed key is never accepted. No agent forwarding.
+appended to the project file (``Execution.new_host_key`` says so, for the caller to
+name the key). A changed key is never accepted. No agent forwarding.
 Small SSH packets meet Nagle and delayed ACKs: TCP_NODELAY on our side, and on Linux
 TCP_QUICKACK before every read, so that a server holding back its reply until we
 acknowledge its last packet (OpenSSH does, right after authentication) does not wait
@@ -24,6 +25,7 @@ import base64
 import contextlib
 import fcntl
 import hashlib
+import shlex
 import socket
 import threading
 import time
@@ -101,11 +103,23 @@ class _HostKeyRejected(Exception):
         self.message = message
 
 
+UNKNOWN_HOST_KEY = "unknown host key for "
+CHANGED_HOST_KEY = "CHANGED: got "
+
+
+def is_host_key_error(message: str) -> bool:
+    """True for the message of a host key that was refused (unknown or changed)."""
+    return message.startswith(UNKNOWN_HOST_KEY) or (
+        message.startswith("host key for ") and CHANGED_HOST_KEY in message
+    )
+
+
 class _Policy(paramiko.MissingHostKeyPolicy):
     """Unknown keys: reject (default), or append to the project known_hosts."""
 
     def __init__(self, options: SshOptions) -> None:
         self.options = options
+        self.accepted: str | None = None  # "TYPE SHA256:..." of a key trusted just now
 
     def missing_host_key(
         self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
@@ -113,10 +127,22 @@ class _Policy(paramiko.MissingHostKeyPolicy):
         shown = f"{key.get_name()} {fingerprint(key)}"
         if not self.options.accept_new:
             raise _HostKeyRejected(
-                f"unknown host key for {hostname} ({shown}); verify it and add it to "
-                f"{self.options.project_known_hosts}, or run once with --accept-new-host-keys"
+                f"{UNKNOWN_HOST_KEY}{hostname} ({shown}); if that is the host's key, run "
+                f"once with --accept-new-host-keys, or add it to the project known_hosts: "
+                f"{_keyscan(hostname, key)} >> {self.options.project_known_hosts}"
             )
         _append_known_host(self.options.project_known_hosts, hostname, key)
+        self.accepted = shown
+
+
+def _keyscan(hostname: str, key: paramiko.PKey) -> str:
+    """The ``ssh-keyscan`` command that prints this host's key of this type."""
+    address, port = hostname, SSH_PORT
+    if hostname.startswith("[") and "]:" in hostname:
+        address, _, rest = hostname[1:].partition("]:")
+        port = int(rest)
+    flag = f"-p {port} " if port != SSH_PORT else ""
+    return f"ssh-keyscan {flag}-t {key.get_name()} {shlex.quote(address)}"
 
 
 def _append_known_host(path: Path, hostname: str, key: paramiko.PKey) -> None:
@@ -137,7 +163,7 @@ def known_hosts(options: SshOptions) -> paramiko.HostKeys:
 
 
 def _client(
-    options: SshOptions, trusted: paramiko.HostKeys | None, host: HostInfo
+    options: SshOptions, trusted: paramiko.HostKeys | None, host: HostInfo, policy: _Policy
 ) -> paramiko.SSHClient:
     """A client that knows the trusted keys of ``host`` only.
 
@@ -149,7 +175,7 @@ def _client(
     name = host.address if host.port == SSH_PORT else f"[{host.address}]:{host.port}"
     for keytype, key in (keys.lookup(name) or {}).items():
         client.get_host_keys().add(name, keytype, key)
-    client.set_missing_host_key_policy(_Policy(options))
+    client.set_missing_host_key_policy(policy)
     return client
 
 
@@ -179,15 +205,19 @@ def run_ssh(
             "unreachable", message=f"cannot connect to {host.address}:{host.port}: {reason}"
         )
     sock = _quick(sock)
-    client = _client(options, trusted, host)
+    policy = _Policy(options)
+    client = _client(options, trusted, host, policy)
     try:
         with when_stopped(stop, lambda: _shut(sock)):
             refused = _connect(client, sock, host, options)
         if stop is not None and stop.is_set():
             return Execution("error", message=_STOPPED_BEFORE, stopped=True)
+        if refused is not None and policy.accepted is not None:  # trusted, then refused
+            return replace(refused, host_key=policy.accepted, new_host_key=True)
         if refused is not None:
             return refused
-        return _run(client, host, script, options, _Job(stop, limits))
+        done = _run(client, host, script, options, _Job(stop, limits))
+        return replace(done, new_host_key=policy.accepted is not None)
     finally:
         client.close()
         sock.close()
@@ -249,7 +279,7 @@ def _connect(
     except paramiko.BadHostKeyException as exc:
         return Execution(
             "error",
-            message=f"host key for {host.address}:{host.port} CHANGED: got "
+            message=f"host key for {host.address}:{host.port} {CHANGED_HOST_KEY}"
             f"{exc.key.get_name()} {fingerprint(exc.key)}, known_hosts has "
             f"{fingerprint(exc.expected_key)}; possible man-in-the-middle, not connecting",
         )
