@@ -81,7 +81,7 @@ def outline(report: Report, shown: int = 3) -> str:
 
 def _named(result: Result) -> str:
     severity = f" [{result.severity}]" if result.severity else ""
-    return f"{result.host} {result.check}{severity} {result.status}: {explain(result)}"
+    return f"{result.host} {result.check} {result.status}: {explain(result)}{severity}"
 
 
 def failures(steps: list[Step]) -> list[Failure]:

@@ -101,3 +101,12 @@ def test_hostile_titles_and_controls_stay_inert(project: Path, tmp_path: Path) -
     for page in (tmp_path / "site").rglob("*.html"):
         text = page.read_text("utf-8")
         assert "<script>alert" not in text, page
+
+
+def test_run_due_outline_names_each_failure_s_severity(project: Path) -> None:
+    from butler_maint.evidence.summary import outline
+
+    report = EvidenceStore(project / "audit").load("latest")
+    assert (
+        outline(report) == "1 failing: web01 disk-root fail: observed 93, expected <= 85 [critical]"
+    )
