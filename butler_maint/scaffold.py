@@ -57,7 +57,10 @@ def git_init(directory: Path) -> str:
         return "git not found: no repository, no pre-commit hook (install git, rerun with --force)"
     git_dir = directory / ".git"
     if not git_dir.exists():
-        subprocess.run([git, "init", "-q", str(directory)], check=True, capture_output=True)
+        command = [git, "init", "-q", str(directory)]
+        done = subprocess.run(command, check=False, capture_output=True, text=True)
+        if done.returncode != 0:
+            return f"git init failed, no pre-commit hook installed: {done.stderr.strip()}"
     if not git_dir.is_dir():
         return f"{git_dir} is not a directory: no pre-commit hook installed"
     hook = git_dir / "hooks" / "pre-commit"
