@@ -89,16 +89,6 @@ def _properties(severity: str | None, controls: list[str]) -> ET.Element:
     return props
 
 
-def _why(result: Judged) -> str:
-    """Why a result is what it is: its message, else observed vs expected, else status."""
-    if result.message:
-        return result.message
-    if result.observed is not None or result.expected:
-        expected = f", expected {result.expected}" if result.expected else ""
-        return f"observed {result.observed!r}{expected}"
-    return str(Status(result.status).value)
-
-
 def _case(suite: ET.Element, label: str, result: Judged) -> str:
     """Add one testcase; return what it counts as: failures, errors, skipped or tests.
 
@@ -121,7 +111,7 @@ def _case(suite: ET.Element, label: str, result: Judged) -> str:
 def _verdict(case: ET.Element, result: Judged, title: str | None) -> str:
     """Add the failure, error or skipped element; the title leads a failure's message."""
     status = Status(result.status)
-    message = _x(f"{title}: {_why(result)}" if title else (result.message or status.value))
+    message = _x(f"{title}: {explain(result)}" if title else (result.message or status.value))
     seen = (result.observed, result.expected) != (None, None)
     detail = _x(f"observed: {result.observed!r}; expected: {result.expected}") if seen else None
     if status is Status.FAIL:

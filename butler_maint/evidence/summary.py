@@ -26,6 +26,7 @@ from butler_maint.evidence.model import (
     Step,
     Summary,
 )
+from butler_maint.model.status import Judged
 
 
 def iter_results(steps: list[Step]) -> Iterator[tuple[int, Result]]:
@@ -42,7 +43,7 @@ def summarize(steps: list[Step]) -> Summary:
     return Summary(total=sum(counts.values()), **fields)
 
 
-def explain(result: Result) -> str:
+def explain(result: Judged) -> str:
     """Why a result is what it is, in words: its message, else observed vs expected."""
     if result.message:
         return result.message
