@@ -6,8 +6,9 @@ host page's filters, and a webhook's body."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -19,6 +20,7 @@ from click.testing import CliRunner, Result
 from butler_maint.cli import cli
 from butler_maint.evidence.store import EvidenceStore
 from butler_maint.notify import payload, post_json
+from tests.harness.http_server import QuietHandler, serving
 from tests.integration.test_site_escaping import DevTools
 from tests.integration.test_site_escaping import devtools as devtools  # noqa: PLC0414 - fixture
 
@@ -175,29 +177,15 @@ def test_index_and_host_pages_filter_by_severity_and_control(ran: Path, devtools
     assert devtools.evaluate(shown) == 2
 
 
-class _receiver:
-    """A real HTTP server on 127.0.0.1 that keeps each POSTed JSON body."""
+@contextlib.contextmanager
+def _receiver(bodies: list[dict[str, Any]]) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 that keeps each POSTed JSON body; its URL."""
 
-    def __init__(self, bodies: list[dict[str, Any]]) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    class Handler(QuietHandler):
+        def do_POST(self) -> None:
+            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+    with serving(Handler) as port:
+        yield f"http://127.0.0.1:{port}/hook"

@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 from butler_maint.evidence.model import Failure, Kind, Overall, Report, Status, Summary, Trigger
 from butler_maint.model.schedule import Schedule
 from butler_maint.notify import Notify, deliver, fires, notify_run, payload, problems
+from tests.harness.http_server import QuietHandler, serving
 
 START = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
 
@@ -63,7 +63,7 @@ class Receiver:
 def receiver() -> Iterator[tuple[Receiver, str]]:
     state = Receiver(statuses=[])
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             if state.hang_s:
@@ -74,19 +74,11 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/hooks/secret-token"
-    finally:
-        state.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(Handler) as port:
+        try:
+            yield state, f"http://127.0.0.1:{port}/hooks/secret-token"
+        finally:
+            state.release.set()  # a hanging handler ends before the server closes
 
 
 def test_500_twice_then_200_is_delivered_once_after_retries(

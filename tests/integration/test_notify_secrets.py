@@ -10,11 +10,9 @@ import logging
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from butler_maint.evidence.model import Kind, Overall, Report, Summary, Trigger
 from butler_maint.model.notify import mask_url
 from butler_maint.model.schedule import Schedule
 from butler_maint.notify import Delivery, notify_run, problems
+from tests.harness.http_server import QuietHandler, serving
 
 PASSWORD = "S3cr3t-pa55"
 ENCODED_PASSWORD = "p%40ss%3Aw0rd"  # p@ss:w0rd, percent-encoded as a URL requires
@@ -68,7 +67,7 @@ def failing_receiver() -> Iterator[tuple[Seen, int]]:
     """An HTTP server on 127.0.0.1 answering every POST with 500."""
     seen = Seen()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             seen.paths.append(self.path)
@@ -77,18 +76,8 @@ def failing_receiver() -> Iterator[tuple[Seen, int]]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield seen, int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(Handler) as port:
+        yield seen, port
 
 
 def _closed_port() -> int:

@@ -35,7 +35,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ import pytest
 import yaml
 
 from butler_maint.evidence import EvidenceStore
+from tests.harness.http_server import QuietHandler, serving
 from tests.harness.sshd_fleet import SshdFleet
 
 pytestmark = pytest.mark.integration
@@ -207,7 +207,7 @@ class Matrix:
 def receiver() -> Iterator[tuple[Receiver, int]]:
     state = Receiver()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with state.lock:
@@ -220,18 +220,8 @@ def receiver() -> Iterator[tuple[Receiver, int]]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield state, int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(Handler) as port:
+        yield state, port
 
 
 def _closed_port() -> int:
