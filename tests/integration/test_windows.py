@@ -447,7 +447,7 @@ REBOOT = """- hosts: linux
       delegate_to: localhost
     - name: let the host go down
       ansible.builtin.pause:
-        seconds: 2
+        seconds: 3
 """
 
 
