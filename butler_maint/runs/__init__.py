@@ -15,7 +15,10 @@ Every kind of run goes the same way, one direction:
 - ``record``: provenance and the report draft;
 - ``check``, ``play``, ``window``, ``due``: the four front doors;
 - ``batches``, ``approvals``, ``occurrence``: a window's pure rules, four eyes, and which
-  occurrence an operator's run is for.
+  occurrence an operator's run is for;
+- ``steps``: playbook steps recorded inside a larger run (window steps, remediation);
+- ``remediate``: a failed check's playbook on the hosts that failed it, then a re-check;
+- ``verdict``: the ``--fail-on`` rule (which failures decide the exit code).
 
 Nothing here prints, exits or reads the terminal: the CLI renders what a run returns.
 """
