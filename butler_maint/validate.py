@@ -66,11 +66,16 @@ class Report:
             self.problems.append(Problem(Location(where), error.render()))
 
 
-def validate_repo(root: Path, *, syntax_check: bool = True) -> Report:
-    """Validate the content repository at ``root``."""
+def validate_repo(
+    root: Path, *, syntax_check: bool = True, vault_password_file: Path | None = None
+) -> Report:
+    """Validate the content repository at ``root`` (vault values decrypted with
+    ``vault_password_file``, else ``butler.yaml``'s ``vault_password_file``)."""
     report = Report()
     config = _config(root, report)
-    inventories = _inventories(root, config, report)
+    configured = root / config.vault_password_file if config.vault_password_file else None
+    vault = vault_password_file or configured
+    inventories = _inventories(root, config, report, vault)
     checklists = _checklists(root, inventories, report)
     _freeze_files(root, report)
     _schedules(root, checklists, inventories, report)
@@ -79,7 +84,7 @@ def validate_repo(root: Path, *, syntax_check: bool = True) -> Report:
     report.counts["playbooks"] = len(playbooks)
     if syntax_check:
         default = root / config.inventory
-        report.problems.extend(syntax_check_playbooks(playbooks, default))
+        report.problems.extend(syntax_check_playbooks(playbooks, default, vault))
     report.problems.sort(key=lambda p: (str(p.where.path), p.where.line, p.where.col))
     return report
 
@@ -119,24 +124,26 @@ class Inventories:
         return [Path(s) for inv in (*loaded, *self.others) for s in inv.sources]
 
 
-def _inventories(root: Path, config: ProjectConfig, report: Report) -> Inventories:
+def _inventories(
+    root: Path, config: ProjectConfig, report: Report, vault: Path | None = None
+) -> Inventories:
     """Load the configured inventory, then every other one not inside or around it."""
     default = root / config.inventory
     others = [p for p in _inventory_sources(root / "inventories") if not _overlaps(p, default)]
     report.counts["inventories"] = 1 + len(others)
-    return Inventories(_load(default, report), tuple(_loaded(others, report)))
+    return Inventories(_load(default, report, vault), tuple(_loaded(others, report, vault)))
 
 
-def _loaded(sources: list[Path], report: Report) -> Iterable[Inventory]:
+def _loaded(sources: list[Path], report: Report, vault: Path | None) -> Iterable[Inventory]:
     for source in sources:
-        inventory = _load(source, report)
+        inventory = _load(source, report, vault)
         if inventory is not None:
             yield inventory
 
 
-def _load(source: Path, report: Report) -> Inventory | None:
+def _load(source: Path, report: Report, vault: Path | None) -> Inventory | None:
     try:
-        return Inventory.load([source])
+        return Inventory.load([source], vault_password_file=vault)
     except ButlerError as exc:
         report.add(exc, source)
         return None
@@ -352,12 +359,14 @@ def _schedule_refs(
     return problems
 
 
-def syntax_check_playbooks(playbooks: list[Path], inventory: Path | None) -> list[Problem]:
+def syntax_check_playbooks(
+    playbooks: list[Path], inventory: Path | None, vault: Path | None = None
+) -> list[Problem]:
     """Run ``ansible-playbook --syntax-check`` on each playbook (a few at a time)."""
     if not playbooks:
         return []
     with ThreadPoolExecutor(max_workers=min(4, len(playbooks))) as pool:
-        results = pool.map(lambda p: _syntax_check(p, inventory), playbooks)
+        results = pool.map(lambda p: _syntax_check(p, inventory, vault), playbooks)
     return [problem for found in results for problem in found]
 
 
@@ -367,10 +376,12 @@ def ansible_command(name: str) -> str:
     return str(beside) if beside.exists() else name
 
 
-def _syntax_check(playbook: Path, inventory: Path | None) -> list[Problem]:
+def _syntax_check(playbook: Path, inventory: Path | None, vault: Path | None) -> list[Problem]:
     env = {**os.environ, "LC_ALL": "C.UTF-8", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
     command = [ansible_command("ansible-playbook"), "--syntax-check", str(playbook)]
     command += ["-i", str(inventory) if inventory else "localhost,"]
+    if vault is not None:
+        command += ["--vault-password-file", str(vault.absolute())]
     try:
         done = subprocess.run(
             command,

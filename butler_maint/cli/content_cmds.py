@@ -14,6 +14,7 @@ import click
 
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, pass_app
+from butler_maint.cli.options import vault_password_file_option
 from butler_maint.errors import ExitCode
 
 # name -> "module:Class"; imported on demand so `--help` stays fast.
@@ -42,8 +43,11 @@ def _shown(path: str | os.PathLike[str]) -> str:
     show_default=True,
     help="Run ansible-playbook --syntax-check on every playbook.",
 )
+@vault_password_file_option
 @pass_app
-def validate(app: App, paths: tuple[Path, ...], syntax_check: bool) -> None:
+def validate(
+    app: App, paths: tuple[Path, ...], syntax_check: bool, vault_password_file: Path | None
+) -> None:
     """Validate a content repository: schemas, references, templates, playbooks.
 
     Prints one line per problem as PATH:LINE:COL: MESSAGE. With PATHS (files, e.g.
@@ -52,7 +56,9 @@ def validate(app: App, paths: tuple[Path, ...], syntax_check: bool) -> None:
     """
     from butler_maint.validate import validate_repo
 
-    report = validate_repo(app.root, syntax_check=syntax_check)
+    report = validate_repo(
+        app.root, syntax_check=syntax_check, vault_password_file=vault_password_file
+    )
     problems = report.problems
     if paths:
         wanted = [p.resolve() for p in paths]

@@ -48,12 +48,18 @@ class App:
         """Resolve a path from the configuration against the repository root."""
         return self.root / relative
 
+    def vault(self, given: Path | None) -> Path | None:
+        """The vault password file: ``--vault-password-file``, else ``butler.yaml``'s."""
+        configured = self.config.vault_password_file
+        return given or (self.path(configured) if configured else None)
+
     def inventory(self, given: Path | None, vault_password_file: Path | None = None) -> Inventory:
         """The inventory given with ``-i``, else the configured one, parsed by ansible-core."""
         from butler_maint.inventory import Inventory  # ansible: imported when needed
 
         return Inventory.load(
-            [given or self.path(self.config.inventory)], vault_password_file=vault_password_file
+            [given or self.path(self.config.inventory)],
+            vault_password_file=self.vault(vault_password_file),
         )
 
     def target(
@@ -74,6 +80,7 @@ class App:
             inventory=self.inventory(inventory, vault_password_file),
             operator=operator_identity(operator),
             accept_new_host_keys=accept_new_host_keys,
+            vault_password_file=self.vault(vault_password_file),
         )
 
 

@@ -25,3 +25,9 @@ accept_new_host_keys_option = click.option(
     help="Trust unknown SSH host keys and add them to the project known_hosts. "
     "Changed keys are always rejected.",
 )
+vault_password_file_option = click.option(
+    "--vault-password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Vault password file for vault-encrypted inventory vars and playbooks (default: "
+    "`vault_password_file` of butler.yaml); vault values are masked.",
+)

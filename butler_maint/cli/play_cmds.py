@@ -116,7 +116,7 @@ def play(
         check=check,
         diff=diff,
         extra_vars=extra_vars,
-        vault_password_file=vault_password_file,
+        vault_password_file=app.vault(vault_password_file),
         forks=forks,
         serial=serial,
         max_fail_percentage=max_fail_percentage,

@@ -11,7 +11,12 @@ import click
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, echo_written_notes, exit_interrupted, pass_app
 from butler_maint.cli.fail_on import fail_on_option, threshold
-from butler_maint.cli.options import inventory_option, limit_option, operator_option
+from butler_maint.cli.options import (
+    inventory_option,
+    limit_option,
+    operator_option,
+    vault_password_file_option,
+)
 from butler_maint.cli.render import term
 from butler_maint.errors import ButlerError, ExitCode
 
@@ -68,6 +73,7 @@ def window() -> None:
 @limit_option
 @operator_option
 @fail_on_option
+@vault_password_file_option
 @pass_app
 def window_run(
     app: App,
@@ -81,6 +87,7 @@ def window_run(
     limit: str | None,
     operator: str | None,
     fail_on: str,
+    vault_password_file: Path | None,
 ) -> None:
     """Run window NAME now: its steps in order, in batches of `serial` hosts.
 
@@ -101,7 +108,7 @@ def window_run(
 
     if override != bool(reason):
         raise click.UsageError("--override and --reason TEXT go together")
-    target = app.target(inventory_path, operator)
+    target = app.target(inventory_path, operator, vault_password_file=vault_password_file)
     request = window_request(
         target, name, now=datetime.now(UTC),
         occurrence=_now(occurrence) if occurrence else None,
@@ -186,9 +193,15 @@ def window_approve(app: App, name: str, occurrence: str, by: str | None, note: s
 @inventory_option
 @operator_option
 @fail_on_option
+@vault_password_file_option
 @pass_app
 def run_due_cmd(
-    app: App, at: str | None, inventory_path: Path | None, operator: str | None, fail_on: str
+    app: App,
+    at: str | None,
+    inventory_path: Path | None,
+    operator: str | None,
+    fail_on: str,
+    vault_password_file: Path | None,
 ) -> None:
     """Run every due occurrence not yet recorded in the evidence, once each."""
     from butler_maint.runs.due import replay_time, run_due
@@ -196,7 +209,7 @@ def run_due_cmd(
 
     now = datetime.now(UTC)
     replay = None if at is None else replay_time(_now(at), now)
-    target = app.target(inventory_path, operator)
+    target = app.target(inventory_path, operator, vault_password_file=vault_password_file)
     with stop_on_signals() as stop:
         done = run_due(
             target, replay or now, stop, replay=replay is not None, fail_on=threshold(fail_on)

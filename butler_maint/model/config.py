@@ -39,6 +39,12 @@ class ProjectConfig(Frozen):
     forks: int = Field(20, ge=1, le=1000, description="Hosts worked on in parallel.")
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     ssh: SshSettings = Field(default_factory=SshSettings)
+    vault_password_file: LocalPath | None = Field(
+        None,
+        description="Vault password file (repo-relative, kept out of git) for every command "
+        "that reads the inventory or runs playbooks, cron's run-due included; "
+        "--vault-password-file overrides it.",
+    )
 
 
 def load_config(root: Path) -> ProjectConfig:

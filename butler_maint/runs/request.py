@@ -22,6 +22,8 @@ class Target:
     inventory: Inventory
     operator: str
     accept_new_host_keys: bool = False
+    vault_password_file: Path | None = None
+    """Decrypts vault values for playbook steps (the inventory is already decrypted)."""
 
     def checklist_file(self, name: str) -> Path:
         """A checklist named on the command line: a path, else ``checklists/NAME.yaml``."""

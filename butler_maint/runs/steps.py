@@ -38,6 +38,7 @@ class PlaybookSteps:
             inventory=target.inventory, limit=",".join(h.name for h in hosts), check=dry_run,
             extra_vars=(json.dumps(step.vars),) if step.vars else (),
             accept_new_host_keys=target.accept_new_host_keys,
+            vault_password_file=target.vault_password_file,
         )  # fmt: skip
         try:
             plan = make_plan(play)
