@@ -5,37 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from butler_maint.cli import cli
-from butler_maint.evidence import (
-    ChecklistStep,
-    EvidenceStore,
-    Kind,
-    ReportDraft,
-    Result,
-    Status,
-    Trigger,
-)
-
-ROUTINE = """\
-routine: daily-health
-owner: platform-team
-every: "0 * * * *"
-duration: 1h
-checklist: linux-baseline
-"""
-CHECKLIST = """\
-checklist: linux-baseline
-owner: ops
-checks:
-  - id: disk-root
-    disk: {path: /, max_used_pct: 85}
-"""
+from tests.fixtures.evidence.projects import hourly_routine_project
 
 
 def utc(*args: int) -> datetime:
@@ -46,37 +23,7 @@ def utc(*args: int) -> datetime:
 def project(tmp_path: Path) -> Path:
     """An hourly routine; runs 3, 2 and 1 days before the last full hour (on time), disk
     70, 72, 74 % on web01; ntp on web01 fails in the middle run. Pass rate 5 / 6; MTTR 1 day."""
-    (tmp_path / "butler.yaml").write_text("evidence: {dir: audit}\n")
-    (tmp_path / "schedules").mkdir()
-    (tmp_path / "checklists").mkdir()
-    (tmp_path / "schedules/daily-health.yaml").write_text(ROUTINE)
-    (tmp_path / "checklists/linux-baseline.yaml").write_text(CHECKLIST)
-    store = EvidenceStore(tmp_path / "audit")
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    for days_ago, disk, ntp in ((3, 70, Status.PASS), (2, 72, Status.FAIL), (1, 74, Status.PASS)):
-        at = hour - timedelta(days=days_ago)
-        results = [
-            Result(
-                host="web01",
-                check="disk-root",
-                status=Status.PASS,
-                observed=disk,
-                expected="<= 85 %",
-            ),
-            Result(host="web01", check="ntp", status=ntp),
-        ]
-        store.write(
-            ReportDraft(
-                kind=Kind.CHECKLIST,
-                name="linux-baseline",
-                trigger=Trigger(by="cron", schedule="daily-health", occurrence=at),
-                operator="cron@bastion",
-                started=at + timedelta(minutes=1),
-                finished=at + timedelta(minutes=2),
-                steps=[ChecklistStep(checklist="linux-baseline", results=results)],
-            )
-        )
-    return tmp_path
+    return hourly_routine_project(tmp_path)
 
 
 def invoke(project: Path, *args: str) -> tuple[int, str, str]:

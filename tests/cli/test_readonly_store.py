@@ -10,73 +10,25 @@ import os
 import shutil
 import stat
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from butler_maint.cli import cli
-from butler_maint.evidence import (
-    ChecklistStep,
-    EvidenceStore,
-    Kind,
-    ReportDraft,
-    Result,
-    Status,
-    Trigger,
-)
+from tests.fixtures.evidence.projects import hourly_routine_project, last_hour
 from tests.fixtures.evidence.snapshot import snapshot
 
-ROUTINE = """\
-routine: daily-health
-owner: platform-team
-every: "0 * * * *"
-duration: 1h
-checklist: linux-baseline
-"""
-CHECKLIST = """\
-checklist: linux-baseline
-owner: ops
-checks:
-  - id: disk-root
-    disk: {path: /, max_used_pct: 85}
-"""
-HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+HOUR = last_hour()
 """The last run's occurrence: the runs are 3, 2 and 1 days before it."""
-
-
-def _write_project(root: Path) -> None:
-    (root / "butler.yaml").write_text("evidence: {dir: audit}\n")
-    (root / "schedules").mkdir()
-    (root / "checklists").mkdir()
-    (root / "schedules/daily-health.yaml").write_text(ROUTINE)
-    (root / "checklists/linux-baseline.yaml").write_text(CHECKLIST)
-    store = EvidenceStore(root / "audit")
-    for days_ago, ntp in ((3, Status.PASS), (2, Status.FAIL), (1, Status.PASS)):
-        at = HOUR - timedelta(days=days_ago)
-        results = [
-            Result(host="web01", check="disk-root", status=Status.PASS, observed=70),
-            Result(host="web02", check="ntp", status=ntp),
-        ]
-        store.write(
-            ReportDraft(
-                kind=Kind.CHECKLIST,
-                name="linux-baseline",
-                trigger=Trigger(by="cron", schedule="daily-health", occurrence=at),
-                operator="cron@bastion",
-                started=at + timedelta(minutes=1),
-                finished=at + timedelta(minutes=2),
-                steps=[ChecklistStep(checklist="linux-baseline", results=results)],
-            )
-        )
 
 
 @pytest.fixture(scope="module")
 def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project with three runs of an hourly routine, written through the store."""
     root = tmp_path_factory.mktemp("original")
-    _write_project(root)
+    hourly_routine_project(root)
     return root
 
 
@@ -126,7 +78,7 @@ def test_reading_commands_write_nothing(project: Path, index_state: str) -> None
         ["kpi", "--since", "10d", "--format", "json"],
         ["due", "--at", at, "--format", "json"],
         ["report", "list"],
-        ["report", "list", "--format", "json", "--host", "web02"],
+        ["report", "list", "--format", "json", "--host", "web01"],
         ["report", "show", "latest"],
     ]
     for args in commands:
