@@ -35,7 +35,7 @@ from butler_maint.model.content import (
     load_schedule,
 )
 from butler_maint.model.schedule import ChecklistStep, PlaybookStep, Schedule
-from butler_maint.schedule.ics import freezes_from_ics
+from butler_maint.schedule.ics import read_ics
 from butler_maint.templating import (
     MAGIC_VARS,
     TemplateProblem,
@@ -351,7 +351,7 @@ def _schedule_refs(
             problems.append(Problem(doc.where(("freeze_files", i)), msg))
         elif ref.endswith(".ics"):
             try:
-                freezes_from_ics(root / ref)
+                read_ics(root / ref)
             except ContentError as exc:
                 problems.extend(exc.problems)
     if schedule.hosts:

@@ -22,7 +22,7 @@ from butler_maint.evidence.index import IndexEntry
 from butler_maint.evidence.model import Overall
 from butler_maint.model.schedule import Schedule
 from butler_maint.schedule.due import DueStatus, covered_occurrence, status
-from butler_maint.schedule.freezes import FreezePeriod, frozen_by
+from butler_maint.schedule.freezes import AnyFreeze, frozen_by
 from butler_maint.schedule.occurrences import Occurrence, occurrences
 
 Outcome = Literal["on_time", "late", "missed", "frozen", "open"]
@@ -81,7 +81,7 @@ def _first_cover(schedule: Schedule, entries: Sequence[IndexEntry]) -> dict[date
 
 
 def _outcome(
-    occ: Occurrence, run: IndexEntry | None, freezes: Sequence[FreezePeriod], now: datetime
+    occ: Occurrence, run: IndexEntry | None, freezes: Sequence[AnyFreeze], now: datetime
 ) -> Outcome:
     if run is not None:
         started = run.started
@@ -96,7 +96,7 @@ def outcomes(
     entries: Sequence[IndexEntry],
     start: datetime,
     now: datetime,
-    freezes: Sequence[FreezePeriod] = (),
+    freezes: Sequence[AnyFreeze] = (),
 ) -> list[OccurrenceOutcome]:
     """The outcome of every occurrence of ``schedule`` with ``start <= at < now``, given
     index entries (runs started at or after ``start`` are enough; later runs up to ``now``
@@ -140,14 +140,14 @@ def sla(
     entries: Sequence[IndexEntry],
     start: datetime,
     now: datetime,
-    freezes: Sequence[FreezePeriod] = (),
+    freezes: Sequence[AnyFreeze] = (),
 ) -> Sla:
     """On time / late / missed counts of ``schedule``'s occurrences in ``[start, now)``."""
     return summarize_sla(schedule, outcomes(schedule, entries, start, now, freezes))
 
 
 def overdue(
-    schedules: Sequence[tuple[Schedule, Sequence[FreezePeriod]]],
+    schedules: Sequence[tuple[Schedule, Sequence[AnyFreeze]]],
     entries: Sequence[IndexEntry],
     now: datetime,
 ) -> list[DueStatus]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 import warnings
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from butler_maint.model.base import Frozen, LocalPath, Number, Text, Vars
 from butler_maint.model.checklist import Name
@@ -292,10 +292,189 @@ class Freeze(Frozen):
         return self
 
 
+_WEEKDAYS = {
+    "monday": "MO",
+    "tuesday": "TU",
+    "wednesday": "WE",
+    "thursday": "TH",
+    "friday": "FR",
+    "saturday": "SA",
+    "sunday": "SU",
+}
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
+_NAMED_RULES = {
+    "day": "FREQ=DAILY",
+    "month-start": "FREQ=MONTHLY;BYMONTHDAY=1",
+    "month-end": "FREQ=MONTHLY;BYMONTHDAY=-1",
+    "quarter-end": "FREQ=MONTHLY;BYMONTH=3,6,9,12;BYMONTHDAY=-1",
+}
+_MONTH_DAY = re.compile(r"^(\d{1,2})-(\d{1,2})$")
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_DAY_NAMING = ("BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYEASTER")
+FREEZE_FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+"""A recurring freeze starts at most once a day: these FREQs, and one start time."""
+EVERY_HELP = (
+    "day, a weekday (monday), 'first|second|third|fourth|last WEEKDAY', month-start, "
+    "month-end, quarter-end, year (with on: [MM-DD, ...]) or RRULE:FREQ=..."
+)
+
+
+def rule_params(body: str) -> dict[str, str]:
+    """The ``NAME=value`` parts of an RRULE body, names upper-cased."""
+    params: dict[str, str] = {}
+    for part in body.strip().split(";"):
+        name, _, value = part.partition("=")
+        if name.strip():
+            params[name.strip().upper()] = value.strip()
+    return params
+
+
+def check_freeze_rule(body: str, start: datetime) -> None:
+    """Accept an RRULE body for a freeze: FREQ DAILY to YEARLY, one start time a day,
+    and a rule that fires (the bounds of ``check_rrule``; its UNTIL is not checked)."""
+    params = rule_params(body)
+    freq = params.get("FREQ", "").upper()
+    if freq not in FREEZE_FREQS:
+        raise ValueError(
+            f"FREQ={freq or '(none)'}: a freeze recurs at most daily; expected FREQ="
+            + ", ".join(FREEZE_FREQS)
+        )
+    for name in ("BYHOUR", "BYMINUTE", "BYSECOND"):
+        if "," in params.get(name, ""):
+            raise ValueError(f"{name}={params[name]}: a freeze starts at most once a day")
+    without_until = ";".join(f"{k}={v}" for k, v in params.items() if k != "UNTIL")
+    check_rrule(f"DTSTART:{start:%Y%m%dT%H%M%S}\nRRULE:{without_until}")
+
+
+def _month_day(text: str) -> tuple[int, int]:
+    match = _MONTH_DAY.match(text.strip())
+    month, day = (int(g) for g in match.groups()) if match else (0, 0)
+    try:
+        date(2024, month, day)  # a leap year: 02-29 is a day (it fires in leap years)
+    except ValueError:
+        raise ValueError(f"on: expected month-day dates such as '12-25', got {text!r}") from None
+    return month, day
+
+
+def freeze_rule_bodies(every: str, on: list[str]) -> list[str]:
+    """The RRULE bodies (``FREQ=...``) that ``every`` (and ``on``) name."""
+    words = " ".join(every.lower().split())
+    if words.startswith("rrule:"):
+        return [every.strip()[len("RRULE:") :]]
+    if words == "year":
+        if not on:
+            raise ValueError("every: year needs on: [MM-DD, ...] (the days of each year)")
+        return [f"FREQ=YEARLY;BYMONTH={m};BYMONTHDAY={d}" for m, d in map(_month_day, on)]
+    if on:
+        raise ValueError("on: is only for every: year")
+    if words in _NAMED_RULES:
+        return [_NAMED_RULES[words]]
+    if words in _WEEKDAYS:
+        return [f"FREQ=WEEKLY;BYDAY={_WEEKDAYS[words]}"]
+    ordinal, _, weekday = words.partition(" ")
+    if ordinal in _ORDINALS and weekday in _WEEKDAYS:
+        return [f"FREQ=MONTHLY;BYDAY={_ORDINALS[ordinal]}{_WEEKDAYS[weekday]}"]
+    raise ValueError(f"every: expected {EVERY_HELP}; got {every!r}")
+
+
+class RecurringFreeze(Frozen):
+    """A freeze that comes back: ``every`` names the days it starts on (in the schedule's
+    zone), ``at`` the local time it starts (default 00:00), ``duration`` how long it lasts
+    on the local clock (default 1d: the whole day)."""
+
+    every: Text = Field(description=f"When it starts: {EVERY_HELP}.")
+    on: list[Text] = Field(
+        default_factory=list, description="With every: year, the days: ['12-25', '01-01']."
+    )
+    at: Text | None = Field(None, description="Local start time, HH:MM (default 00:00).")
+    duration: Text = Field(
+        "1d", description="How long, on the local clock: 1d is the whole day; 2d, 12h, 1d 6h."
+    )
+    first: date | None = Field(
+        None, alias="from", description="First day it applies (default: always)."
+    )
+    until: date | None = Field(None, description="Last day it may start (default: for ever).")
+    skip: list[date] = Field(
+        default_factory=list, alias="except", description="Start days it does not apply on."
+    )
+    reason: Text
+
+    @field_validator("at")
+    @classmethod
+    def _clock(cls, value: str | None) -> str | None:
+        if value is not None and not _CLOCK.match(value.strip()):
+            raise ValueError(f"expected a local time HH:MM such as '18:00', got {value!r}")
+        return value
+
+    @field_validator("duration")
+    @classmethod
+    def _length(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("first", "until", "skip")
+    @classmethod
+    def _years(cls, value: date | list[date] | None) -> date | list[date] | None:
+        for day in value if isinstance(value, list) else [value] if value else []:
+            if not FREEZE_YEARS[0] <= day.year <= FREEZE_YEARS[1]:
+                first, last = FREEZE_YEARS
+                raise ValueError(f"expected a date from {first}-01-01 to {last}-12-31, got {day}")
+        return value
+
+    @model_validator(mode="after")
+    def _rules(self) -> RecurringFreeze:
+        if self.first and self.until and self.first > self.until:
+            raise ValueError("'from' is after 'until'")
+        for body in freeze_rule_bodies(self.every, self.on):
+            params = rule_params(body)
+            check_freeze_rule(body, datetime.combine(self.first or RRULE_ANCHOR, self.start_time))
+            for name in ("DTSTART", "UNTIL", "BYHOUR", "BYMINUTE", "BYSECOND"):
+                if name in params or body.upper().startswith(name):
+                    raise ValueError(
+                        f"every: {name} is not for a freeze rule; use from:, until: and at:"
+                    )
+            if self.first is None and (
+                "COUNT" in params
+                or params.get("INTERVAL", "1") != "1"
+                or (params.get("FREQ", "").upper() != "DAILY" and not set(params) & {*_DAY_NAMING})
+            ):
+                raise ValueError(
+                    "every: a rule with COUNT or INTERVAL, or without BYDAY/BYMONTHDAY, "
+                    "counts from a day: add from: YYYY-MM-DD"
+                )
+        return self
+
+    @property
+    def start_time(self) -> time:
+        """The local time each occurrence starts."""
+        if self.at is None:
+            return time()
+        hour, minute = self.at.strip().split(":")
+        return time(int(hour), int(minute))
+
+    @property
+    def length(self) -> timedelta:
+        """The duration, on the local clock."""
+        return parse_duration(self.duration)
+
+
+def _freeze_kind(value: Any) -> str:
+    if isinstance(value, RecurringFreeze) or (isinstance(value, dict) and "every" in value):
+        return "recurring"
+    return "once"
+
+
+AnyFreezeSpec = Annotated[
+    Annotated[Freeze, Tag("once")] | Annotated[RecurringFreeze, Tag("recurring")],
+    Discriminator(_freeze_kind),
+]
+"""A freeze in a schedule or freeze file: once (``from``/``to``) or recurring (``every``)."""
+
+
 class FreezeFile(Frozen):
     """``freezes/NAME.yaml``: freeze periods shared by several schedules."""
 
-    freezes: list[Freeze] = Field(min_length=1)
+    freezes: list[AnyFreezeSpec] = Field(min_length=1)
     title: Text | None = None
 
 
@@ -354,7 +533,7 @@ class Schedule(Frozen):
         "(never from cron unless the schedule says so).",
     )
     steps: list[Step] = Field(default_factory=list, description="What a window runs, in order.")
-    freeze: list[Freeze] = Field(default_factory=list)
+    freeze: list[AnyFreezeSpec] = Field(default_factory=list)
     freeze_files: list[LocalPath] = Field(default_factory=list, description="e.g. freezes/x.yaml")
     notify: list[Notify] = Field(default_factory=list, description="Webhooks, emails.")
 

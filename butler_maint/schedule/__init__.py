@@ -2,7 +2,7 @@
 the calendar and its iCalendar export.
 
 Pure except where a function reads files (``load_schedules``, ``schedule_freezes``,
-``freezes_from_ics``, ``recent_runs``); none reads the clock: ``now`` is a parameter.
+``read_ics``, ``recent_runs``); none reads the clock: ``now`` is a parameter.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from butler_maint.schedule.calendar import (
 )
 from butler_maint.schedule.due import DueStatus, LastRun, covered_occurrence, status
 from butler_maint.schedule.freezes import (
+    AnyFreeze,
     FreezePeriod,
+    FreezeSeries,
     freeze_periods,
     frozen_by,
     frozen_during,
     schedule_freezes,
 )
 from butler_maint.schedule.history import recent_runs
-from butler_maint.schedule.ics import freezes_from_ics, render_calendar
+from butler_maint.schedule.ics import read_ics, render_calendar
 from butler_maint.schedule.occurrences import (
     Occurrence,
     local_instant,
@@ -34,15 +36,16 @@ from butler_maint.schedule.occurrences import (
 )
 
 __all__ = [
+    "AnyFreeze",
     "DueStatus",
     "FreezePeriod",
+    "FreezeSeries",
     "LastRun",
     "Occurrence",
     "Planned",
     "Scheduled",
     "covered_occurrence",
     "freeze_periods",
-    "freezes_from_ics",
     "freezes_in",
     "frozen_by",
     "frozen_during",
@@ -53,6 +56,7 @@ __all__ = [
     "occurrences",
     "plan",
     "previous_occurrence",
+    "read_ics",
     "recent_runs",
     "render_calendar",
     "schedule_freezes",

@@ -16,7 +16,13 @@ from pathlib import Path
 from butler_maint.errors import ContentError, Problem
 from butler_maint.model.content import content_files, load_schedule
 from butler_maint.model.schedule import ChecklistStep, Schedule
-from butler_maint.schedule.freezes import FreezePeriod, frozen_by, schedule_freezes
+from butler_maint.schedule.freezes import (
+    AnyFreeze,
+    FreezePeriod,
+    frozen_by,
+    periods_in,
+    schedule_freezes,
+)
 from butler_maint.schedule.ics import Event
 from butler_maint.schedule.occurrences import Occurrence, occurrences
 
@@ -28,7 +34,7 @@ class Scheduled:
     """A schedule with its resolved freeze periods and the file it came from."""
 
     schedule: Schedule
-    freezes: tuple[FreezePeriod, ...]
+    freezes: tuple[AnyFreeze, ...]
     path: Path
 
 
@@ -77,9 +83,8 @@ def freezes_in(
     """Distinct freeze periods overlapping ``[start, end)``, by start."""
     unique: dict[str, FreezePeriod] = {}
     for s in scheduled:
-        for period in s.freezes:
-            if period.overlaps(start, end):
-                unique.setdefault(freeze_uid(period), period)
+        for period in periods_in(s.freezes, start, end):
+            unique.setdefault(freeze_uid(period), period)
     return sorted(unique.values(), key=lambda p: (p.start, p.reason))
 
 

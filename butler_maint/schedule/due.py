@@ -54,7 +54,7 @@ from typing import Literal
 from butler_maint.evidence.index import IndexEntry
 from butler_maint.evidence.model import Kind, Overall
 from butler_maint.model.schedule import Schedule
-from butler_maint.schedule.freezes import FreezePeriod, frozen_by, frozen_during
+from butler_maint.schedule.freezes import AnyFreeze, FreezePeriod, frozen_by, frozen_during
 from butler_maint.schedule.occurrences import (
     Occurrence,
     next_occurrence,
@@ -167,7 +167,7 @@ class _Facts:
     """What ``status`` decides from."""
 
     schedule: Schedule
-    freezes: Sequence[FreezePeriod]
+    freezes: Sequence[AnyFreeze]
     now: datetime
     lookback: timedelta
     current: Occurrence | None
@@ -242,7 +242,7 @@ def status(
     history: Sequence[IndexEntry],
     now: datetime,
     *,
-    freezes: Sequence[FreezePeriod] = (),
+    freezes: Sequence[AnyFreeze] = (),
     lookback: timedelta = DEFAULT_LOOKBACK,
 ) -> DueStatus:
     """Where ``schedule`` stands at ``now`` (aware), given index entries in chain order."""

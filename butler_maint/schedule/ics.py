@@ -1,11 +1,18 @@
-"""iCalendar (RFC 5545) text: writing events, and reading freeze periods from VEVENTs.
+"""iCalendar (RFC 5545): writing the maintenance calendar, and reading freeze periods.
 
-No dependency: the subset written and read is small. Writing: CRLF line endings,
-lines folded at 75 octets (never inside a UTF-8 sequence), TEXT values escaped, times
-in UTC (``...Z``) or all-day dates (``VALUE=DATE``). Reading: unfolded content lines,
-VEVENTs with DTSTART and DTEND or DURATION (UTC, TZID, floating or all-day; a TZID
-time follows the DST rules of ``occurrences``), SUMMARY as the reason; cancelled
-events are skipped, recurring ones (RRULE/RDATE) are refused.
+Writing needs no library: CRLF line endings, lines folded at 75 octets (never inside a
+UTF-8 sequence), TEXT values escaped, times in UTC (``...Z``) or all-day dates
+(``VALUE=DATE``).
+
+Reading uses the ``icalendar`` package (parsing, VTIMEZONE blocks) and
+``recurring-ical-events`` (RRULE, RDATE, EXDATE, moved and cancelled occurrences).
+Each VEVENT becomes a ``Freeze`` with its SUMMARY as the reason: all-day events cover
+whole local days of the schedule's zone, floating times are wall times in that zone, a
+TZID that names an IANA zone or a Windows/Outlook zone (``W. Europe Standard Time``) is a
+wall time in that IANA zone with the DST rules of ``occurrences``, any other TZID uses
+the file's own VTIMEZONE block. Recurring events are expanded lazily, only over the days
+a caller asks about (``IcsSeries.freezes``). A small line scanner (``events``) finds the
+line of each event and property for error messages.
 """
 
 from __future__ import annotations
@@ -17,10 +24,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import recurring_ical_events
+from icalendar import Calendar
+from icalendar import Component as VEvent
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from pydantic import ValidationError
 
 from butler_maint.errors import ContentError, Location
-from butler_maint.model.schedule import Freeze
+from butler_maint.model.schedule import Freeze, check_freeze_rule
 from butler_maint.model.yamldoc import MAX_BYTES
 from butler_maint.schedule.occurrences import local_instant
 
@@ -28,7 +39,6 @@ PRODID = "-//butler-maint//maintenance calendar//EN"
 _FOLD_AT = 75
 _ESCAPES = {"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n"}
 _UNESCAPES = {"\\": "\\", ";": ";", ",": ",", "n": "\n", "N": "\n"}
-_DURATION = re.compile(r"^([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
 
 @dataclass(frozen=True)
@@ -183,97 +193,222 @@ def events(text: str) -> list[dict[str, Property]]:
     return found
 
 
-def _parse_time(prop: Property, where: Path) -> date | datetime:
-    value = prop.value.strip()
-    try:
-        if prop.params.get("VALUE", "").upper() == "DATE" or len(value) == 8:
-            return datetime.strptime(value, "%Y%m%d").date()
-        if value.endswith("Z"):
-            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        moment = datetime.strptime(value, "%Y%m%dT%H%M%S")
-    except ValueError:
-        raise _error(where, prop, f"{prop.name}: cannot read {value!r} as a date or time") from None
-    tzid = prop.params.get("TZID")
+def iana_zone(tzid: str) -> ZoneInfo | None:
+    """The IANA zone a TZID names: an IANA name, a Windows/Outlook name (the CLDR
+    ``windowsZones`` table icalendar ships: ``W. Europe Standard Time`` is
+    ``Europe/Berlin``) or a ``/vendor/Area/City`` id; None for any other name."""
+    name = tzid.strip().strip('"').strip()
+    parts = name.strip("/").split("/")
+    candidates = [name, WINDOWS_TO_OLSON.get(name, "")]
+    if name.startswith("/"):
+        candidates += ["/".join(parts[i:]) for i in range(1, len(parts))]
+    for candidate in filter(None, candidates):
+        try:
+            return ZoneInfo(candidate)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One VEVENT as the library read it, with the lines the scanner found for it."""
+
+    path: Path
+    event: VEvent
+    lines: dict[str, Property]
+    zones: frozenset[str]
+    """TZIDs the calendar defines in VTIMEZONE blocks."""
+
+    def line(self, name: str = "BEGIN") -> int:
+        prop = self.lines.get(name) or self.lines.get("BEGIN")
+        return prop.line if prop else 1
+
+    def error(self, message: str, name: str = "BEGIN") -> ContentError:
+        return ContentError.at(Location(self.path, self.line(name), 1), message)
+
+
+def _moment(source: _Source, event: VEvent, name: str) -> date | datetime:
+    """DTSTART/DTEND of ``event`` as a freeze bound: a date, a wall time (naive: the
+    schedule's zone; with an IANA zone: that zone's DST rules) or an aware instant."""
+    prop = event.get(name)
+    value = getattr(prop, "dt", None)
+    if not isinstance(value, date):
+        raise source.error(f"{name}: cannot read {event.get(name)!r} as a date or time", name)
+    if not isinstance(value, datetime):
+        return value
+    tzid = prop.params.get("TZID") if prop is not None else None
     if tzid is None:
-        return moment  # floating: a wall time in the schedule's zone
-    try:
-        zone = ZoneInfo(tzid)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
-        raise _error(where, prop, f"unknown TZID {tzid!r} (use an IANA zone name)") from None
-    try:
-        return local_instant(moment, zone)  # the DST rules of occurrences, as a UTC instant
-    except OverflowError:
-        raise _error(where, prop, f"{prop.name}: {value!r} is out of range") from None
-
-
-def parse_duration(prop: Property, where: Path) -> timedelta:
-    """A DURATION value (``P1D``, ``PT2H30M``, ``P1W``)."""
-    match = _DURATION.match(prop.value.strip())
-    if not match or not any(match.groups()[1:]):
-        raise _error(where, prop, f"DURATION: cannot read {prop.value!r}")
-    sign, weeks, days, hours, minutes, seconds = match.groups()
-    try:
-        total = timedelta(
-            weeks=int(weeks or 0),
-            days=int(days or 0),
-            hours=int(hours or 0),
-            minutes=int(minutes or 0),
-            seconds=int(seconds or 0),
+        return value  # UTC (aware) or floating (naive)
+    zone = iana_zone(tzid)
+    if zone is not None:
+        return value.replace(tzinfo=zone)  # the wall time written, in the IANA zone
+    if value.tzinfo is None or tzid not in source.zones:
+        raise source.error(
+            f"{name}: unknown TZID {tzid!r} (not an IANA or Windows zone name, and the "
+            "calendar has no VTIMEZONE block for it)",
+            name,
         )
-    except OverflowError:
-        raise _error(where, prop, f"DURATION: {prop.value!r} is too long") from None
-    return -total if sign == "-" else total
+    return value  # the calendar's own VTIMEZONE definition
 
 
-def _error(where: Path, prop: Property, message: str) -> ContentError:
-    return ContentError.at(Location(where, prop.line, 1), message)
+def _instant(value: datetime) -> datetime:
+    if isinstance(value.tzinfo, ZoneInfo):
+        return local_instant(value.replace(tzinfo=None), value.tzinfo)
+    return value.astimezone(UTC)
 
 
-def _end(event: dict[str, Property], start: date | datetime, where: Path) -> date | datetime:
-    """The freeze's ``to``: inclusive last day for all-day events, else the end instant."""
+def _freeze(source: _Source, event: VEvent) -> Freeze:
+    """The freeze one event (or one occurrence of a series) describes."""
+    start = _moment(source, event, "DTSTART")
+    end: date | datetime
     if "DTEND" in event:
-        end = _parse_time(event["DTEND"], where)
+        end = _moment(source, event, "DTEND")
+        if not isinstance(end, datetime) and not isinstance(start, datetime):
+            end = max(start, end - timedelta(days=1))  # DTEND is exclusive; `to` inclusive
     elif "DURATION" in event:
-        length = parse_duration(event["DURATION"], where)
+        length = getattr(event.get("DURATION"), "dt", None)
+        if not isinstance(length, timedelta):
+            raise source.error(f"DURATION: cannot read {event.get('DURATION')!r}", "DURATION")
         try:
             if isinstance(start, datetime) and start.tzinfo is not None:
-                end = start.astimezone(UTC) + length  # elapsed time, whatever DST does
+                start = _instant(start)
+                end = start + length  # elapsed time, whatever DST does
             else:
                 end = start + length
+                if not isinstance(start, datetime):
+                    end = max(start, end - timedelta(days=1))
         except OverflowError:
-            raise _error(where, event["DURATION"], "DURATION: ends past the year 9999") from None
+            raise source.error("DURATION: ends past the year 9999", "DURATION") from None
     else:
-        return start  # RFC 5545: a one-day event, or one without length
-    if isinstance(end, datetime) or isinstance(start, datetime):
-        return end
-    return max(start, end - timedelta(days=1))
-
-
-def freeze_of(event: dict[str, Property], where: Path) -> Freeze | None:
-    """The freeze one VEVENT describes (None when it is cancelled)."""
-    status = event.get("STATUS")
-    if status is not None and status.value.strip().upper() == "CANCELLED":
-        return None
-    anchor = event.get("DTSTART") or event["BEGIN"]
-    for recurring in ("RRULE", "RDATE"):
-        if recurring in event:
-            raise _error(where, event[recurring], "recurring events are not supported in freeze")
-    if "DTSTART" not in event:
-        raise _error(where, anchor, "VEVENT without DTSTART")
-    start = _parse_time(event["DTSTART"], where)
-    summary = event.get("SUMMARY")
-    reason = unescape_text(summary.value).strip() if summary else ""
+        end = start  # RFC 5545: a one-day event, or one without length
+    summary = str(event.get("SUMMARY") or "").strip()
     try:
         return Freeze.model_validate(
-            {"from": start, "to": _end(event, start, where), "reason": reason or where.name}
+            {"from": start, "to": end, "reason": summary or source.path.name}
         )
     except ValidationError as exc:
-        problems = "; ".join(e["msg"] for e in exc.errors())
-        raise _error(where, anchor, f"not a freeze period: {problems}") from None
+        problems = "; ".join(dict.fromkeys(e["msg"] for e in exc.errors()))
+        raise source.error(f"not a freeze period: {problems}", "DTSTART") from None
 
 
-def freezes_from_ics(path: Path) -> list[Freeze]:
-    """Freeze periods from the VEVENTs of an .ics file (SUMMARY is the reason)."""
+def _cancelled(event: VEvent) -> bool:
+    return str(event.get("STATUS") or "").strip().upper() == "CANCELLED"
+
+
+_READ = ("DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID", "SUMMARY")
+
+
+def _check_event(source: _Source) -> None:
+    """Refuse what the library could not read in the properties a freeze uses."""
+    for name, message in source.event.errors:
+        if name is not None and name.upper() in _READ:
+            raise source.error(f"{name.upper()}: cannot read it: {message}", name.upper())
+    if "DTSTART" not in source.event:
+        raise source.error("VEVENT without DTSTART")
+    for name in ("EXDATE", "RDATE", "RECURRENCE-ID"):
+        values = source.event.get(name)
+        for prop in values if isinstance(values, list) else [values] if values else []:
+            tzid = prop.params.get("TZID")
+            if tzid and iana_zone(tzid) is None and tzid not in source.zones:
+                raise source.error(f"{name}: unknown TZID {tzid!r}", name)
+
+
+def _check_rules(source: _Source) -> None:
+    start = _moment(source, source.event, "DTSTART")
+    wall = (
+        start.replace(tzinfo=None)
+        if isinstance(start, datetime)
+        else datetime(*start.timetuple()[:3])
+    )
+    rules = source.event.get("RRULE")
+    for rule in rules if isinstance(rules, list) else [rules] if rules else []:
+        try:
+            check_freeze_rule(rule.to_ical().decode(), wall)
+        except ValueError as exc:
+            raise source.error(f"RRULE: {exc}", "RRULE") from None
+
+
+@dataclass(frozen=True)
+class IcsSeries:
+    """The recurring events of one .ics file (RRULE/RDATE, with their moved or
+    cancelled occurrences), expanded by ``recurring-ical-events`` only over the days
+    asked."""
+
+    path: Path
+    calendar: Calendar
+    sources: dict[str, _Source]
+    """By UID: where each series is, for errors."""
+    longest: timedelta
+    """The longest occurrence (a query looks back this far)."""
+
+    def freezes(self, first: date, last: date) -> list[Freeze]:
+        """The occurrences whose start day (as written) lies in ``[first, last]``."""
+        found: list[Freeze] = []
+        try:
+            occurrences = recurring_ical_events.of(self.calendar).between(
+                first - timedelta(days=2), last + timedelta(days=3)
+            )
+            for event in occurrences:
+                if _cancelled(event):
+                    continue
+                source = self.sources[str(event.get("UID"))]
+                freeze = _freeze(source, event)
+                day = freeze.start.date() if isinstance(freeze.start, datetime) else freeze.start
+                if first <= day <= last:
+                    found.append(freeze)
+        except ContentError:
+            raise
+        except Exception as exc:  # the library's errors on a series it cannot expand
+            raise ContentError.at(
+                Location(self.path), f"cannot expand the recurring events: {exc}"
+            ) from None
+        return found
+
+
+@dataclass(frozen=True)
+class IcsCalendar:
+    """What an .ics file holds for freezes: single events, and the recurring ones."""
+
+    once: list[Freeze]
+    series: IcsSeries | None
+
+
+def _parse(path: Path, text: str) -> Calendar:
+    try:
+        calendars = Calendar.from_ical(text, multiple=True)
+    except ValueError as exc:
+        message = str(exc)
+        quoted = re.search(r"'([^']*)'", message)
+        line = 1
+        if quoted:
+            line = next((p.line for p in content_lines(text) if quoted.group(1) in _raw(p)), 1)
+        raise ContentError.at(Location(path, line, 1), f"not a valid calendar: {message}") from None
+    if len(calendars) != 1:
+        raise ContentError.at(
+            Location(path, 1, 1), f"expected one VCALENDAR, found {len(calendars)}"
+        )
+    return calendars[0]
+
+
+def _raw(prop: Property) -> str:
+    params = "".join(f";{k}={v}" for k, v in prop.params.items())
+    return f"{prop.name}{params}:{prop.value}"
+
+
+def _length(freeze: Freeze) -> timedelta:
+    def instant(value: date | datetime) -> datetime:
+        if isinstance(value, datetime):
+            return _instant(value) if value.tzinfo else value.replace(tzinfo=UTC)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+    extra = timedelta(days=0 if isinstance(freeze.end, datetime) else 1)
+    return max(timedelta(0), instant(freeze.end) - instant(freeze.start)) + extra
+
+
+def read_ics(path: Path) -> IcsCalendar:
+    """The freezes of an .ics file: each event's SUMMARY is its reason; cancelled
+    events and occurrences are skipped; recurring events become an ``IcsSeries``."""
     try:
         data = path.read_bytes()
         if len(data) > MAX_BYTES:
@@ -286,4 +421,36 @@ def freezes_from_ics(path: Path) -> list[Freeze]:
         raise ContentError.at(Location(path), f"cannot read calendar: {exc}") from None
     if not text.lstrip().upper().startswith("BEGIN:VCALENDAR"):
         raise ContentError.at(Location(path, 1, 1), "not an iCalendar file (no BEGIN:VCALENDAR)")
-    return [f for event in events(text) if (f := freeze_of(event, path)) is not None]
+    calendar = _parse(path, text)
+    zones = frozenset(str(z.get("TZID")) for z in calendar.walk("VTIMEZONE"))
+    scanned = events(text)
+    vevents = [c for c in calendar.subcomponents if c.name == "VEVENT"]
+    if len(scanned) != len(vevents):  # the scanner and the library disagree: no lines
+        scanned = [{} for _ in vevents]
+    once: list[Freeze] = []
+    recurring: dict[str, _Source] = {}
+    series_parts: list[VEvent] = []
+    longest = timedelta(days=1)
+    for event, lines in zip(vevents, scanned, strict=True):
+        source = _Source(path, event, lines, zones)
+        _check_event(source)
+        is_series = any(name in event for name in ("RRULE", "RDATE", "RECURRENCE-ID"))
+        if not is_series:
+            if not _cancelled(event):
+                once.append(_freeze(source, event))
+            continue
+        _check_rules(source)
+        longest = max(longest, _length(_freeze(source, event)))
+        recurring.setdefault(str(event.get("UID")), source)
+        series_parts.append(event)
+    if not series_parts:
+        return IcsCalendar(once, None)
+    sub = Calendar()
+    for part in [*calendar.walk("VTIMEZONE"), *series_parts]:
+        sub.add_component(part)
+    series = IcsSeries(path, sub, recurring, longest)
+    for source in recurring.values():  # expand each series' first year now: errors at load
+        start = _freeze(source, source.event).start
+        day = start.date() if isinstance(start, datetime) else start
+        series.freezes(day, day + timedelta(days=366))
+    return IcsCalendar(once, series)

@@ -25,7 +25,7 @@ from butler_maint.schedule.ics import (
     content_lines,
     escape_text,
     fold,
-    freezes_from_ics,
+    read_ics,
     render_calendar,
     unescape_text,
 )
@@ -96,7 +96,7 @@ def test_zoned_times_follow_the_occurrence_dst_rules(tmp_path: Path) -> None:
     (period,) = freeze_periods([gap], "UTC", INLINE)
     assert period.start == utc(2027, 3, 28, 1)  # 02:30 does not exist: from 03:00 CEST
     path = _ics(tmp_path, "DTSTART;TZID=Europe/Berlin:20261025T023000", "DURATION:PT1H")
-    (imported,) = freezes_from_ics(path)
+    (imported,) = read_ics(path).once
     assert imported.start == utc(2026, 10, 25, 0, 30)  # the first 02:30, CEST
 
 
@@ -184,7 +184,7 @@ def test_a_bad_freeze_file_is_a_content_error_with_its_position(tmp_path: Path) 
 
 
 def test_freezes_from_ics_reads_every_kind_of_vevent() -> None:
-    got = freezes_from_ics(FIXTURE)
+    got = read_ics(FIXTURE).once
     assert [(f.start, f.end, f.reason) for f in got] == [
         (
             date(2026, 12, 18),
@@ -226,10 +226,23 @@ def _ics(tmp_path: Path, *event_lines: str) -> Path:
     ("lines", "message"),
     [
         (
-            ["DTSTART;VALUE=DATE:20261201", "RRULE:FREQ=YEARLY"],
-            r"x.ics:6:1: recurring events are not supported",
+            ["DTSTART;VALUE=DATE:20261201", "RRULE:FREQ=HOURLY"],
+            r"x.ics:6:1: RRULE: FREQ=HOURLY: a freeze recurs at most daily",
         ),
-        (["DTSTART;TZID=W. Europe Standard Time:20261201T100000"], r"x.ics:5:1: unknown TZID"),
+        (
+            ["DTSTART;VALUE=DATE:20261201", "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"],
+            r"x.ics:6:1: RRULE: the rule never fires",
+        ),
+        (
+            ["DTSTART;VALUE=DATE:20261201", "RRULE:FREQ=DAILY;BYHOUR=1,2"],
+            r"x.ics:6:1: RRULE: BYHOUR=1,2: a freeze starts at most once a day",
+        ),
+        (["DTSTART;VALUE=DATE:20261201", "RRULE:FREQ=SOMETIMES"], r"x.ics:6:1: RRULE: cannot read"),
+        (["DTSTART;TZID=Mars/Olympus:20261201T100000"], r"x.ics:5:1: DTSTART: unknown TZID"),
+        (
+            ["DTSTART:20261201T100000Z", "RRULE:FREQ=DAILY", "EXDATE;TZID=Nowhere:20261202T100000"],
+            r"x.ics:7:1: EXDATE: unknown TZID 'Nowhere'",
+        ),
         (["DTSTART:2026-12-01"], r"x.ics:5:1: DTSTART: cannot read"),
         (["SUMMARY:no start"], r"x.ics:3:1: VEVENT without DTSTART"),
         (
@@ -243,18 +256,18 @@ def test_bad_events_are_content_errors_with_a_line(
     tmp_path: Path, lines: list[str], message: str
 ) -> None:
     with pytest.raises(ContentError, match=message):
-        freezes_from_ics(_ics(tmp_path, *lines))
+        read_ics(_ics(tmp_path, *lines))
 
 
 def test_a_file_that_is_no_calendar_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "x.ics"
     path.write_text("freezes: []\n")
     with pytest.raises(ContentError, match="not an iCalendar file"):
-        freezes_from_ics(path)
+        read_ics(path)
 
 
 def test_the_reason_defaults_to_the_file_name(tmp_path: Path) -> None:
-    (got,) = freezes_from_ics(_ics(tmp_path, "DTSTART;VALUE=DATE:20261201"))
+    (got,) = read_ics(_ics(tmp_path, "DTSTART;VALUE=DATE:20261201")).once
     assert got.reason == "x.ics"
 
 
@@ -303,7 +316,7 @@ def test_written_freezes_read_back_as_the_same_periods(tmp_path: Path) -> None:
     ]
     path = tmp_path / "out.ics"
     path.write_bytes(render_calendar(events, stamp=utc(2026, 1, 1), name="c").encode())
-    got = freezes_from_ics(path)
+    got = read_ics(path).once
     assert [(f.start, f.end, f.reason) for f in got] == [
         (date(2026, 12, 18), date(2027, 1, 4), "Freeze; all"),
         (utc(2026, 11, 29, 1), utc(2026, 11, 29, 4), "Night"),
