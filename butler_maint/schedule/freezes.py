@@ -157,7 +157,9 @@ def recurring_freezes(spec: RecurringFreeze, first: date, last: date) -> list[Fr
     length = spec.length
     whole_days = spec.at is None and length % timedelta(days=1) == timedelta(0)
     found: list[Freeze] = []
-    for moment in rules.between(datetime.combine(low, time()), datetime.combine(high, time.max)):
+    for moment in rules.between(
+        datetime.combine(low, time()), datetime.combine(high, time.max), inc=True
+    ):
         start: date | datetime = moment.date() if whole_days else moment
         end: date | datetime = (
             moment.date() + length - timedelta(days=1) if whole_days else (moment + length)

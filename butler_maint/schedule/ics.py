@@ -374,20 +374,31 @@ class IcsCalendar:
     series: IcsSeries | None
 
 
+def _line_of(text: str, message: str) -> int:
+    """The line of the content line a library message quotes ('...'), else 1."""
+    quoted = re.search(r"'([^']*)'", message)
+    if quoted:
+        wanted = quoted.group(1).lower()
+        return next((p.line for p in content_lines(text) if wanted in _raw(p).lower()), 1)
+    return 1
+
+
 def _parse(path: Path, text: str) -> Calendar:
     try:
         calendars = Calendar.from_ical(text, multiple=True)
     except ValueError as exc:
-        message = str(exc)
-        quoted = re.search(r"'([^']*)'", message)
-        line = 1
-        if quoted:
-            line = next((p.line for p in content_lines(text) if quoted.group(1) in _raw(p)), 1)
-        raise ContentError.at(Location(path, line, 1), f"not a valid calendar: {message}") from None
+        raise ContentError.at(
+            Location(path, _line_of(text, str(exc)), 1), f"not a valid calendar: {exc}"
+        ) from None
     if len(calendars) != 1:
         raise ContentError.at(
             Location(path, 1, 1), f"expected one VCALENDAR, found {len(calendars)}"
         )
+    for component in calendars[0].walk():
+        for name, message in component.errors:
+            if name is None:  # a line that is no property at all
+                line = _line_of(text, message)
+                raise ContentError.at(Location(path, line, 1), f"not a valid calendar: {message}")
     return calendars[0]
 
 

@@ -129,3 +129,22 @@ def test_run_due_runs_the_occurrence_the_series_no_longer_freezes(project: Path)
     assert ran.exit_code == 0, ran.output
     index = (project / "evidence" / "index.jsonl").read_text().splitlines()
     assert len(index) == 1 and '"schedule":"patch"' in index[0].replace(" ", "")
+
+
+def test_a_malformed_calendar_or_rule_is_exit_2_naming_file_and_line(project: Path) -> None:
+    ics = project / "freezes" / "outlook.ics"
+    lines = ics.read_text().splitlines()
+    lines[34] = "RRULE:FREQ=WEEKLY;BYDAY=SA;INTERVAL=0"  # the series' RRULE, line 35
+    ics.write_text("\r\n".join(lines) + "\r\n")
+    for command in (["validate", "--no-syntax-check"], ["calendar"], ["due"]):
+        result = butler(project, *command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "freezes/outlook.ics:35:1: RRULE: INTERVAL=0" in result.output
+    shutil.copy(OUTLOOK, ics)
+    (project / "freezes" / "recurring.yaml").write_text(
+        RECURRING + "  - {every: last sundae, reason: typo}\n"
+    )
+    result = butler(project, "calendar")
+    assert result.exit_code == 2
+    assert "freezes/recurring.yaml:7:5: freezes[2]: " in result.output
+    assert "every: expected day, a weekday" in result.output
