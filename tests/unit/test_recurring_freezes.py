@@ -14,7 +14,7 @@ import pytest
 
 from butler_maint.errors import ContentError
 from butler_maint.model.content import load_freeze_file
-from butler_maint.model.schedule import RecurringFreeze, Schedule
+from butler_maint.model.schedule import Freeze, RecurringFreeze, Schedule
 from butler_maint.schedule.freezes import (
     FreezeSeries,
     periods_in,
@@ -282,3 +282,19 @@ def test_a_malformed_calendar_names_the_file_and_line(tmp_path: Path) -> None:
     path.write_text("BEGIN:VCALENDAR\nEND:VCALENDAR\nBEGIN:VCALENDAR\nEND:VCALENDAR\n")
     with pytest.raises(ContentError, match=r"m\.ics:1:1: expected one VCALENDAR, found 2"):
         read_ics(path)
+
+
+def test_the_readme_freeze_file_example_loads_and_means_what_it_says(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent.parent / "README.md").read_text()
+    block = readme.split("freezes:                                  # freezes/recurring.yaml")[1]
+    path = tmp_path / "recurring.yaml"
+    path.write_text("freezes:" + block.split("```")[0])
+    once, month_end, payroll, holidays, working = load_freeze_file(path).model.freezes
+    assert isinstance(once, Freeze) and isinstance(month_end, RecurringFreeze)
+    assert isinstance(working, RecurringFreeze)
+    assert isinstance(payroll, RecurringFreeze) and isinstance(holidays, RecurringFreeze)
+    (run,) = recurring_freezes(payroll, date(2027, 2, 1), date(2027, 2, 28))
+    assert (run.start, run.end) == (datetime(2027, 2, 1, 18), datetime(2027, 2, 2, 8))
+    days = starts(holidays, date(2026, 1, 1), date(2026, 12, 31))
+    assert date(2026, 10, 3) not in days and date(2026, 12, 26) in days
+    assert starts(working, date(2027, 4, 1), date(2027, 4, 30)) == [date(2027, 4, 29)]
