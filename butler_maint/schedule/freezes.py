@@ -25,6 +25,8 @@ from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
+
 from butler_maint.errors import ContentError, Location
 from butler_maint.model.content import load_freeze_file
 from butler_maint.model.schedule import (
@@ -164,7 +166,10 @@ def recurring_freezes(spec: RecurringFreeze, first: date, last: date) -> list[Fr
         end: date | datetime = (
             moment.date() + length - timedelta(days=1) if whole_days else (moment + length)
         )
-        found.append(Freeze.model_validate({"from": start, "to": end, "reason": spec.reason}))
+        try:
+            found.append(Freeze.model_validate({"from": start, "to": end, "reason": spec.reason}))
+        except ValidationError:  # it would end past the last year a freeze may name
+            break
     return found
 
 

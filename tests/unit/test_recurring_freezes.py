@@ -176,6 +176,8 @@ def test_a_rule_without_end_is_expanded_only_over_the_range_asked() -> None:
     periods_in([series], utc(9000, 7, 1), utc(9000, 7, 2))
     assert len(asked) == 1  # each year is expanded once
     assert periods_in([series], utc(9998, 12, 31, 12), utc(9998, 12, 31, 12))  # the last year
+    two_days = spec(every="day", duration="2d")  # none ends past 9998: the series stops
+    assert len(recurring_freezes(two_days, date(9998, 12, 29), date(9998, 12, 31))) == 2
 
 
 def test_ten_years_of_daily_questions_expand_each_year_once(tmp_path: Path) -> None:
