@@ -22,18 +22,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import recurring_ical_events
-from icalendar import Calendar
-from icalendar import Component as VEvent
-from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from pydantic import ValidationError
 
 from butler_maint.errors import ContentError, Location
 from butler_maint.model.schedule import Freeze, check_freeze_rule
 from butler_maint.model.yamldoc import MAX_BYTES
 from butler_maint.schedule.occurrences import local_instant
+
+if TYPE_CHECKING:  # imported where used: every command starts without them
+    from icalendar import Calendar
+    from icalendar import Component as VEvent
 
 PRODID = "-//butler-maint//maintenance calendar//EN"
 _FOLD_AT = 75
@@ -197,6 +198,8 @@ def iana_zone(tzid: str) -> ZoneInfo | None:
     """The IANA zone a TZID names: an IANA name, a Windows/Outlook name (the CLDR
     ``windowsZones`` table icalendar ships: ``W. Europe Standard Time`` is
     ``Europe/Berlin``) or a ``/vendor/Area/City`` id; None for any other name."""
+    from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
     name = tzid.strip().strip('"').strip()
     parts = name.strip("/").split("/")
     candidates = [name, WINDOWS_TO_OLSON.get(name, "")]
@@ -344,6 +347,8 @@ class IcsSeries:
 
     def freezes(self, first: date, last: date) -> list[Freeze]:
         """The occurrences whose start day (as written) lies in ``[first, last]``."""
+        import recurring_ical_events
+
         found: list[Freeze] = []
         try:
             occurrences = recurring_ical_events.of(self.calendar).between(
@@ -384,6 +389,8 @@ def _line_of(text: str, message: str) -> int:
 
 
 def _parse(path: Path, text: str) -> Calendar:
+    from icalendar import Calendar
+
     try:
         calendars = Calendar.from_ical(text, multiple=True)
     except ValueError as exc:
@@ -456,7 +463,7 @@ def read_ics(path: Path) -> IcsCalendar:
         series_parts.append(event)
     if not series_parts:
         return IcsCalendar(once, None)
-    sub = Calendar()
+    sub = type(calendar)()
     for part in [*calendar.walk("VTIMEZONE"), *series_parts]:
         sub.add_component(part)
     series = IcsSeries(path, sub, recurring, longest)
