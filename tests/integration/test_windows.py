@@ -239,7 +239,10 @@ SLOW = """checklist: slow
 hosts: linux
 checks:
   - id: busy
-    command: {run: "touch {{ marker }}; sleep 5"}
+    command:
+      run: >-
+        touch {{ marker }}; i=0;
+        while [ -e {{ marker }}.hold ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done
 """
 
 
@@ -256,22 +259,25 @@ def test_run_due_lock(tmp_path: Path) -> None:
             "ansible_connection": "local", "marker": str(marker)}}}}}}))  # fmt: skip
     (root / "butler.yaml").write_text("inventory: inventories/local.yml\n")
     at = _hour_after(5).isoformat()
+    hold = tmp_path / "started.hold"  # while it exists, the check holds the run (and its lock)
+    hold.touch()
     command = [BUTLER, "-C", str(root), "run-due", "--at", at]
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    holder = subprocess.Popen(command, **quiet)  # type: ignore[call-overload]
+    # its own session, so that killing it also ends the check it left sleeping on the host
+    holder = subprocess.Popen(command, start_new_session=True, **quiet)  # type: ignore[call-overload]
     try:
         deadline = time.monotonic() + 60
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert marker.exists()
-        started = time.monotonic()
         second = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         assert second.returncode == 3
         assert f"pid {holder.pid}" in second.stderr
-        assert time.monotonic() - started < 30  # it did not wait for the holder
-        os.kill(holder.pid, signal.SIGKILL)
+        assert holder.poll() is None  # refused while the holder still runs: it did not wait
+        os.killpg(holder.pid, signal.SIGKILL)
         holder.wait(timeout=30)
         marker.unlink()
+        hold.unlink()
         third = subprocess.Popen(command, **quiet)  # type: ignore[call-overload]
         deadline = time.monotonic() + 60
         while not marker.exists() and third.poll() is None and time.monotonic() < deadline:
@@ -279,8 +285,9 @@ def test_run_due_lock(tmp_path: Path) -> None:
         assert marker.exists()  # the lock was free at once: the third call is running
         assert third.wait(timeout=60) == 0
     finally:
+        hold.unlink(missing_ok=True)  # ends the check a killed holder left behind
         if holder.poll() is None:
-            holder.kill()
+            os.killpg(holder.pid, signal.SIGKILL)
             holder.wait(timeout=30)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import resource
-import time
 from pathlib import Path
 
 import pytest
@@ -87,13 +86,11 @@ def test_syntax_error_has_position() -> None:
     assert error_of("a: [1, 2\nb: 3\n").startswith("doc.yaml:2:")
 
 
-def test_alias_bomb_is_rejected_fast_and_small() -> None:
+def test_alias_bomb_is_rejected_without_expanding_it() -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.monotonic()
     msg = error_of(BILLION_LAUGHS)
     assert "alias bomb" in msg
     assert msg.startswith("doc.yaml:")
-    assert time.monotonic() - started < 2
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB
 
 
