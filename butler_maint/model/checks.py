@@ -95,8 +95,8 @@ class ServiceSpec(Frozen):
     """A systemd service (SysV/OpenRC where systemd is absent)."""
 
     name: Text
-    running: bool = True
-    enabled: bool | None = True
+    running: bool | None = Field(True, description="null: not judged.")
+    enabled: bool | None = Field(True, description="null: not judged.")
 
 
 class ProcessSpec(Frozen):

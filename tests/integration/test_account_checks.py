@@ -74,3 +74,37 @@ def test_user_and_group_checks_on_the_fleet(sshd_fleet_factory, tmp_path: Path) 
     assert by["root-not-in-daemon"].message == "user differs: groups root (not daemon)"
     assert by["ghost"].observed == "absent"
     assert by["daemon"].observed == "uid 1, gid 1, home /usr/sbin, groups daemon"
+
+
+def test_imported_goss_file_runs_on_the_fleet(sshd_fleet_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """goss's own trusty example, imported unchanged: its www-data user and group hold
+    on Debian; tinyproxy and apache2 are not there."""
+    fleet = sshd_fleet_factory(2)
+    root = content_repo(tmp_path, fleet)  # with the bundled linux-baseline beside it
+    source = Path(__file__).resolve().parents[1] / "fixtures" / "goss" / "trusty-goss.yaml"
+    output = root / "checklists" / "web.yaml"
+    done = butler(root, "import", "goss", str(source), "-o", str(output), "--hosts", "linux")
+    assert done.returncode == 1, done.stderr  # addr and gossfile are listed as not translated
+    assert done.stderr.count("trusty-goss.yaml:") == 2
+    checked = butler(root, "validate", "--no-syntax-check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    done = butler(root, "check", "web")
+    assert done.returncode == 1, done.stderr
+    results = EvidenceStore(root / "evidence").load("latest").steps[0].results
+    status = {(r.host, r.check): r.status for r in results}
+    assert set(status) == {
+        (host, check)
+        for host in fleet.hosts
+        for check in (
+            "service-tinyproxy",
+            "user-www-data",
+            "group-www-data",
+            "process-apache2",
+            "port-tcp-80-0.0.0.0",
+        )
+    }
+    for host in fleet.hosts:
+        assert status[(host, "user-www-data")] == "pass"
+        assert status[(host, "group-www-data")] == "pass"
+        assert status[(host, "process-apache2")] == "fail"
+        assert status[(host, "service-tinyproxy")] in ("fail", "error")
