@@ -261,13 +261,23 @@ kernel-module:
   ip_tables: {loaded: true}
 port:
   "tcp:http": {listening: true}
+dns:
+  "MX:example.org": {resolvable: true, server: 127.0.0.53}
+  localhost: {resolvable: true, server: 127.0.0.53}
+  "::1": {resolvable: true}
 """,
     )
     assert [(n.line, n.key) for n in result.notes] == [
         (2, "package.nginx.arch"),
         (3, "kernel-module"),
         (6, "port.tcp:http"),
+        (8, "dns.MX:example.org"),
+        (9, "dns.localhost"),
     ]
+    assert checks(result)["dns-1"]["command"] == {
+        "run": "getent ahosts -- ::1",
+        "expect": {"rc": 0},
+    }
 
 
 HOSTILE = "$(touch SENTINEL)'\"; touch SENTINEL #"
