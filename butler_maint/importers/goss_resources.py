@@ -121,6 +121,8 @@ def file(entry: Entry) -> list[Draft]:
         drafts.append(Draft(f"file-{entry.key}", _command(run, rc=0)))
     elif filetype in (None, "file", "directory"):
         kind = "directory" if filetype == "directory" else "file"
+        if "filetype" not in entry.attrs:
+            entry.note("no filetype: checked as a regular file (goss accepts any type)")
         spec: Body = {"path": path}
         mode = entry.text("mode")
         if mode is not None:

@@ -265,6 +265,8 @@ dns:
   "MX:example.org": {resolvable: true, server: 127.0.0.53}
   localhost: {resolvable: true, server: 127.0.0.53}
   "::1": {resolvable: true}
+file:
+  /tmp: {exists: true, mode: "1777"}
 """,
     )
     assert [(n.line, n.key) for n in result.notes] == [
@@ -273,7 +275,10 @@ dns:
         (6, "port.tcp:http"),
         (8, "dns.MX:example.org"),
         (9, "dns.localhost"),
+        (12, "file./tmp"),
     ]
+    assert "checked as a regular file" in result.notes[-1].why
+    assert checks(result)["file-tmp"]["file"] == {"path": "/tmp", "mode": "1777"}
     assert checks(result)["dns-1"]["command"] == {
         "run": "getent ahosts -- ::1",
         "expect": {"rc": 0},
