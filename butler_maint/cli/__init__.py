@@ -27,6 +27,7 @@ COMMAND_MODULES = {
     "calendar": "calendar_cmds",
     "check": "check_cmds",
     "due": "calendar_cmds",
+    "import": "import_cmds",
     "init": "content_cmds",
     "kpi": "kpi_cmds",
     "play": "play_cmds",

@@ -95,8 +95,8 @@ class ServiceSpec(Frozen):
     """A systemd service (SysV/OpenRC where systemd is absent)."""
 
     name: Text
-    running: bool = True
-    enabled: bool | None = True
+    running: bool | None = Field(True, description="null: not judged.")
+    enabled: bool | None = Field(True, description="null: not judged.")
 
 
 class ProcessSpec(Frozen):
@@ -229,6 +229,66 @@ class HttpSpec(Frozen):
     _contains = field_validator("contains")(_check_pattern)
 
 
+def _account_name(value: str) -> str:
+    """A user or group name as getent looks it up: digits alone would be an id."""
+    if value.isdigit():
+        raise ValueError(
+            f"{value!r} is a number, which getent looks up as an id; expected a name "
+            "(check a number with uid or gid)"
+        )
+    return value
+
+
+def _nothing_else_when_absent(spec: UserSpec | GroupSpec, fields: tuple[str, ...]) -> None:
+    given = [name for name in fields if getattr(spec, name) is not None]
+    if not spec.exists and given:
+        raise ValueError(f"exists: false takes no {', '.join(given)}")
+
+
+_USER_FIELDS = ("uid", "gid", "groups", "home", "shell")
+
+
+class UserSpec(Frozen):
+    """A user account as the host's name service has it (``getent passwd``, ``id``)."""
+
+    name: Text
+    exists: bool = True
+    uid: Number | None = None
+    gid: Number | None = Field(None, description="Primary group id.")
+    groups: list[Text] | None = Field(
+        None, description="Groups the user belongs to (primary or not); others may exist."
+    )
+    home: Text | None = None
+    shell: Text | None = None
+
+    _name = field_validator("name")(_account_name)
+
+    @model_validator(mode="after")
+    def _absent_alone(self) -> UserSpec:
+        _nothing_else_when_absent(self, _USER_FIELDS)
+        return self
+
+
+class GroupSpec(Frozen):
+    """A group as the host's name service has it (``getent group``)."""
+
+    name: Text
+    exists: bool = True
+    gid: Number | None = None
+    members: list[Text] | None = Field(
+        None,
+        description="Users listed as members of the group (its entry lists secondary "
+        "members only, not users whose primary group it is); others may exist.",
+    )
+
+    _name = field_validator("name")(_account_name)
+
+    @model_validator(mode="after")
+    def _absent_alone(self) -> GroupSpec:
+        _nothing_else_when_absent(self, ("gid", "members"))
+        return self
+
+
 class RebootRequiredSpec(Frozen):
     """Whether the host waits for a reboot after updates."""
 
@@ -274,6 +334,8 @@ CHECK_TYPES: dict[str, type[Frozen] | type[str]] = {
     "http": HttpSpec,
     "reboot_required": RebootRequiredSpec,
     "command": CommandSpec,
+    "user": UserSpec,
+    "group": GroupSpec,
     "testinfra": str,
     "manual": str,
 }
@@ -323,6 +385,8 @@ class Check(Frozen):
     http: HttpSpec | None = None
     reboot_required: RebootRequiredSpec | None = None
     command: CommandSpec | None = None
+    user: UserSpec | None = None
+    group: GroupSpec | None = None
     testinfra: LocalPath | None = Field(None, description="Path of a testinfra module.")
     manual: Text | None = Field(None, description="Statement the operator attests.")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,8 @@ EXAMPLES = {
     "http": {"url": "http://127.0.0.1/healthz"},
     "reboot_required": {},
     "command": {"run": "true", "expect": {"rc": 0, "le": 3}},
+    "user": {"name": "www-data", "uid": 33, "groups": ["www-data"], "shell": "/usr/sbin/nologin"},
+    "group": {"name": "sudo", "gid": 27, "members": ["alice"]},
     "testinfra": "tests/infra/test_app.py",
     "manual": "Tapes rotated",
 }
@@ -65,6 +68,34 @@ def test_a_check_needs_exactly_one_type() -> None:
         Check.model_validate({"id": "x", "disk": {"max_used_pct": 1}, "port": {"port": 22}})
     with pytest.raises(ValueError, match="found none"):
         Check.model_validate({"id": "x"})
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "  - id: u\n    user: {name: 33}\n",
+            r"web.yaml:4:12: checks\[0\].user.name: '33' is a number, which getent looks up",
+        ),
+        (
+            "  - id: g\n    group: {name: '0'}\n",
+            r"checks\[0\].group.name: '0' is a number",
+        ),
+        (
+            "  - id: u\n    user: {name: games, exists: false, uid: 5, shell: /bin/sh}\n",
+            r"web.yaml:4:5: checks\[0\].user: exists: false takes no uid, shell",
+        ),
+        (
+            "  - id: g\n    group: {name: games, exists: false, members: [x]}\n",
+            r"checks\[0\].group: exists: false takes no members",
+        ),
+        ("  - id: u\n    user: {name: root, uid: lots}\n", r"user.uid: expected a number"),
+    ],
+)
+def test_account_specs_refuse_what_getent_cannot_answer(
+    tmp_path: Path, body: str, expected: str
+) -> None:
+    assert re.search(expected, checklist_error(tmp_path, body))
 
 
 def test_misspelled_field_names_its_position(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from butler_maint.checks.base import CheckType
+from butler_maint.checks.types.accounts import GROUP, USER
 from butler_maint.checks.types.clock import TIME
 from butler_maint.checks.types.command import COMMAND
 from butler_maint.checks.types.files import DIRECTORY, FILE, MOUNT
@@ -28,6 +29,7 @@ REGISTRY: Mapping[str, CheckType] = MappingProxyType(
         for t in (
             *(DISK, INODES, MEMORY, LOAD, SERVICE, PROCESS, PACKAGE, REBOOT_REQUIRED),
             *(TIME, SYSCTL, FILE, DIRECTORY, MOUNT, PORT, CERTIFICATE, HTTP, COMMAND),
+            *(USER, GROUP),
         )
     }
 )

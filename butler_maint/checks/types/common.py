@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from butler_maint.checks.base import Raw, Verdict, error
+from butler_maint.checks.base import Raw, Verdict, error, verdict
 
 MISSING_RC = 127
 """Exit status of a fragment that found none of the tools it needs."""
@@ -106,3 +106,13 @@ def bounds(low: float | None, high: float | None, unit: str = "") -> str:
     if low is not None:
         return f">= {shown(low)}{suffix}"
     return f"<= {shown(high)}{suffix}"
+
+
+def combine(checks: list[tuple[bool, str, str]], kind: str) -> Verdict:
+    """One verdict from ``(ok, observed, expected)`` parts of a thing that exists."""
+    if not checks:
+        return verdict(True, "exists", "exists")
+    failed_parts = [obs for ok, obs, _ in checks if not ok]
+    message = f"{kind} differs: {', '.join(failed_parts)}" if failed_parts else ""
+    observed = ", ".join(obs for _, obs, _ in checks)
+    return verdict(not failed_parts, observed, ", ".join(exp for *_, exp in checks), message)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from butler_maint.checks.base import CheckType, Raw, Verdict, error, q, verdict
 from butler_maint.checks.types.common import (
     HEAD,
+    combine,
     failed,
     failed_rc,
     fmt,
@@ -102,15 +103,6 @@ def _owner_checks(spec: FileSpec | DirectorySpec, stat: Stat) -> list[tuple[bool
     return checks
 
 
-def _combine(checks: list[tuple[bool, str, str]], kind: str) -> Verdict:
-    if not checks:
-        return verdict(True, "exists", "exists")
-    failed_parts = [obs for ok, obs, _ in checks if not ok]
-    message = f"{kind} differs: {', '.join(failed_parts)}" if failed_parts else ""
-    observed = ", ".join(obs for _, obs, _ in checks)
-    return verdict(not failed_parts, observed, ", ".join(exp for *_, exp in checks), message)
-
-
 def _presence(exists: str | None, wanted: bool, kind: str) -> Verdict | None:
     """The verdict when presence alone decides (absent, or asked to be absent)."""
     if exists not in ("yes", "no"):
@@ -183,7 +175,7 @@ def file_judge(spec: FileSpec, raw: Raw) -> Verdict:
         return error("could not parse the host's clock (date +%s)")
     if spec.contains is not None and values.get("grep_rc") not in ("0", "1"):
         return failed_rc("grep of the content", values.get("grep_rc", ""), raw.stderr)
-    return _combine(_file_checks(spec, stat, values), "file")
+    return combine(_file_checks(spec, stat, values), "file")
 
 
 def directory_fragment(spec: DirectorySpec) -> str:
@@ -221,7 +213,7 @@ def directory_judge(spec: DirectorySpec, raw: Raw) -> Verdict:
             return error("could not tell whether the directory is a mount point")
         text = {True: "mount point", False: "not a mount point"}
         checks.append((mounted == spec.mount_point, text[mounted], text[spec.mount_point]))
-    return _combine(checks, "directory")
+    return combine(checks, "directory")
 
 
 _MOUNT = """\

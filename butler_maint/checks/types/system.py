@@ -59,10 +59,10 @@ def service_fragment(spec: ServiceSpec) -> str:
 
 
 def _service_expected(spec: ServiceSpec) -> str:
-    parts = ["running" if spec.running else "stopped"]
+    parts = [] if spec.running is None else ["running" if spec.running else "stopped"]
     if spec.enabled is not None:
         parts.append("enabled" if spec.enabled else "disabled")
-    return ", ".join(parts)
+    return ", ".join(parts) or "any state"
 
 
 def _systemd_state(values: dict[str, str]) -> tuple[str, str, bool, bool]:
@@ -93,7 +93,7 @@ def service_judge(spec: ServiceSpec, raw: Raw) -> Verdict:
     if state is None:
         return error("could not parse the service state")
     active, enabled, running, is_enabled = state
-    ok = running == spec.running and spec.enabled in (None, is_enabled)
+    ok = spec.running in (None, running) and spec.enabled in (None, is_enabled)
     return verdict(ok, f"{active}, {enabled}", _service_expected(spec), f"init: {init}")
 
 
