@@ -92,9 +92,12 @@ def test_host_stopped_mid_run_is_an_error_and_others_complete(
     )  # fmt: skip
     marker = fleet.host(victim).sandbox / "started"
     deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline:
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert marker.exists()
+    if not marker.exists():
+        proc.kill()
+        out, err = proc.communicate(timeout=30)
+        pytest.fail(f"the check never started on {victim} (exit {proc.returncode}): {err}{out}")
     listener = fleet.listener_pid(victim)
     assert listener is not None
     frozen = {listener, *descendants([listener])}  # the sshd serving our session too
