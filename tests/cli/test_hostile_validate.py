@@ -33,8 +33,8 @@ HOSTILE = {
     ),
     "ansible-filter": (
         "checklists/x.yaml",
-        'checklist: x\nchecks:\n  - id: a\n    when: "big | bool"\n    manual: m\n',
-        "checklists/x.yaml:4:5: checks[0].when: template does not compile: No filter named 'bool'",
+        'checklist: x\nchecks:\n  - id: a\n    when: "big | ip"\n    manual: m\n',
+        "checklists/x.yaml:4:5: checks[0].when: template does not compile: No filter named 'ip'",
     ),
     "huge-power": (
         "checklists/x.yaml",
@@ -98,7 +98,7 @@ def test_check_refuses_a_checklist_it_cannot_read(starter: Path) -> None:
     ("case", "message"),
     [
         ("huge-power", "9 ** 387420489 has more than 4096 bits"),
-        ("ansible-filter", "No filter named 'bool'"),
+        ("ansible-filter", "No filter named 'ip'"),
     ],
 )
 def test_check_reports_a_template_past_the_bounds_as_an_error(
