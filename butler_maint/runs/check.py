@@ -27,6 +27,7 @@ from butler_maint.runs.checklist import (
     Reach,
     job_results,
     real_reach,
+    refuse_unrenderable,
     run_checklist_job,
 )
 from butler_maint.runs.record import Recording, RunMeta, checklist_files
@@ -80,6 +81,7 @@ def run_check(
     path, checklist = target.checklist(request.checklist)
     waivers = load_waivers(target.root)  # a broken waiver file stops the run before it starts
     hosts = target.inventory.select(checklist.hosts, request.limit)
+    refuse_unrenderable(path, checklist, hosts)  # a template problem: exit 2, nothing run
     recording = Recording(
         target.root, target.config, target.inventory,
         checklist_files(target.root, checklist, path), len(hosts),

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Literal
 
 from butler_maint.checks.base import Verdict
+from butler_maint.checks.preflight import render_problems
 from butler_maint.checks.runner import Context, HostRun, not_run, run_checklist
 from butler_maint.checks.testinfra import SubResult, judge_module
 from butler_maint.checks.types import REGISTRY
+from butler_maint.errors import ContentError, Problem
 from butler_maint.evidence import Result
 from butler_maint.evidence.model import Attested
 from butler_maint.evidence.summary import explain
@@ -31,6 +33,7 @@ from butler_maint.executors.testinfra import run_testinfra
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check
+from butler_maint.model.content import load_checklist
 from butler_maint.model.status import Status
 from butler_maint.redact import Redactor
 from butler_maint.runs.record import to_result
@@ -66,6 +69,15 @@ def real_reach(root: Path, options: SshOptions, stop: Stop) -> Reach:
         return judge_module(run_testinfra(host, root / module, options, stop=stop.event))
 
     return Reach(execute, testinfra)
+
+
+def refuse_unrenderable(path: Path, checklist: Checklist, hosts: list[HostInfo]) -> None:
+    """Raise ContentError (exit 2) naming file:line of every template of ``checklist``
+    that cannot render on one of ``hosts``, before anything runs (as ``validate`` does)."""
+    found = render_problems(checklist, hosts)
+    if found:
+        doc = load_checklist(path).doc
+        raise ContentError([Problem(doc.where(p.path), p.message) for p in found])
 
 
 def redactor_for(checklist: Checklist, hosts: list[HostInfo]) -> Redactor:
