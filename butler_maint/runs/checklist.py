@@ -53,9 +53,14 @@ class Reach:
     testinfra: RunModule
 
 
-def real_reach(root: Path, options: SshOptions, stop: Stop) -> Reach:
-    """Local hosts run ``sh`` here, the others are reached over SSH; ``stop`` ends them."""
+def real_reach(
+    root: Path, options: SshOptions, stop: Stop, inventory: Inventory | None = None
+) -> Reach:
+    """Local hosts run ``sh`` here, the others are reached over SSH; ``stop`` ends them.
+    testinfra modules get the run's ``inventory`` (its first source) as
+    ``MOLECULE_INVENTORY_FILE``."""
     trusted = known_hosts(options)  # read once per run, shared by every host
+    source = inventory.sources[0] if inventory is not None and inventory.sources else None
 
     def execute(host: HostInfo, script: str, limits: OutputLimits) -> Execution:
         if host.connection == "local":
@@ -66,7 +71,8 @@ def real_reach(root: Path, options: SshOptions, stop: Stop) -> Reach:
         return run_ssh(host, script, options, trusted, stop=stop.event, limits=limits)
 
     def testinfra(host: HostInfo, module: str) -> tuple[Verdict, list[SubResult]]:
-        return judge_module(run_testinfra(host, root / module, options, stop=stop.event))
+        run = run_testinfra(host, root / module, options, stop=stop.event, inventory=source)
+        return judge_module(run)
 
     return Reach(execute, testinfra)
 
