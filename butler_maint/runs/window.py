@@ -58,6 +58,7 @@ from butler_maint.runs.checklist import (
     Reach,
     job_results,
     real_reach,
+    refuse_unrenderable,
     run_checklist_job,
 )
 from butler_maint.runs.record import Recording, RunMeta, checklist_files
@@ -235,6 +236,7 @@ def run_window(
     for index, step in enumerate(schedule.steps):
         if isinstance(step, ChecklistStepSpec):
             path, loaded = target.checklist(step.checklist)
+            refuse_unrenderable(path, loaded, hosts)  # exit 2 before any step runs
             checklists[index] = with_retries(loaded, step)
             used += checklist_files(target.root, checklists[index], path)
         else:

@@ -122,3 +122,14 @@ def test_validate_cannot_judge_a_missing_environment_variable_but_check_refuses(
     assert "environment variable BUTLER_TEMPLATE_TOKEN is not set" in checked.stderr
     monkeypatch.setenv("BUTLER_TEMPLATE_TOKEN", "s3cret")
     assert run("-C", str(starter), "check", "tok").exit_code == 0
+
+
+def test_a_window_refuses_a_checklist_step_that_cannot_render(starter: Path) -> None:
+    """The starter's patching window runs the baseline first: with a loop in it, nothing
+    of the window runs (no playbook, no report) and the problem is the same line."""
+    baseline = starter / "checklists" / "baseline.yaml"
+    baseline.write_text(LOOP.replace("checklist: loop", "checklist: baseline"))
+    ran = run("-C", str(starter), "window", "run", "patching")
+    assert ran.exit_code == 2, ran.output
+    assert "checklists/baseline.yaml:8:15: checks[0].command.run: cannot render" in ran.stderr
+    assert not list(starter.glob("evidence/**/*.yaml"))
