@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jinja2 import UndefinedError
 from jinja2.runtime import Undefined
 from pydantic import ValidationError
 
@@ -63,8 +64,9 @@ def render_problems(
     checklist order. ``unavailable=False`` leaves out what only this process lacks (an
     environment variable, a vault password): ``validate`` cannot judge those."""
     found: dict[YamlPath, RenderProblem] = {}
+    templated = _templated(checklist)
     for host in hosts:
-        for path, exc in _host_problems(checklist, host, extra or {}):
+        for path, exc in _host_problems(checklist, templated, host, extra or {}):
             if isinstance(exc, Unavailable) and not unavailable:
                 continue
             problem = found.setdefault(path, RenderProblem(path, str(exc)))
@@ -72,8 +74,21 @@ def render_problems(
     return list(found.values())
 
 
+def _templated(checklist: Checklist) -> list[tuple[int, Check]]:
+    """The checks that render anything (a ``when`` or a template in the spec): the
+    others render the same on every host, as loaded and validated."""
+    return [
+        (i, check)
+        for i, check in enumerate(checklist.checks)
+        if check.when or any(True for _ in templates_in(check.spec))
+    ]
+
+
 def _host_problems(
-    checklist: Checklist, host: HostInfo, extra: Mapping[str, Any]
+    checklist: Checklist,
+    templated: list[tuple[int, Check]],
+    host: HostInfo,
+    extra: Mapping[str, Any],
 ) -> Iterator[tuple[YamlPath, Exception]]:
     variables = resolving(host_vars(checklist, host, extra))
     for name in checklist.vars:
@@ -81,7 +96,7 @@ def _host_problems(
             _read(variables, name)
         except TemplateProblem as exc:
             yield ("vars", name), exc
-    for i, check in enumerate(checklist.checks):
+    for i, check in templated:
         try:
             if check.when and not evaluate(check.when, variables):
                 continue
@@ -95,7 +110,10 @@ def _read(variables: Variables, name: str) -> None:
     """Read a var as a template would: a var that renders undefined is an error here."""
     value = variables[name]
     if isinstance(value, Undefined):
-        render("{{ " + name + " }}", variables)  # raises, saying what is undefined
+        try:
+            str(value)  # StrictUndefined: raises, saying what is undefined
+        except UndefinedError as exc:
+            raise TemplateProblem(exc.message or "undefined") from None
 
 
 def _spec_problems(
