@@ -1,7 +1,8 @@
 """``butler-maint validate``: every problem of a content repository, one per line.
 
 Schemas, cross-references (schedules -> checklists, playbooks, freeze files; host
-patterns -> inventory), templates (compile, only defined vars per targeted host) and
+patterns -> inventory), templates (compile, only defined vars per targeted host, and
+rendered per targeted host as a run renders them: ``checks.preflight``) and
 playbooks (``ansible-playbook --syntax-check``). Problems are collected, never raised.
 """
 
