@@ -145,14 +145,18 @@ def sets_testinfra_hosts(module: Path) -> bool:
     return False
 
 
-def module_environment(inventory: Path | None) -> dict[str, str]:
-    """pytest's environment: ours, this Python's ``bin`` first on PATH, and
-    ``MOLECULE_INVENTORY_FILE`` naming the run's inventory (when it has one)."""
+def module_environment(inventory: Path | None, vault: Path | None = None) -> dict[str, str]:
+    """pytest's environment: ours, this Python's ``bin`` first on PATH,
+    ``MOLECULE_INVENTORY_FILE`` naming the run's inventory (when it has one) and
+    ``ANSIBLE_VAULT_PASSWORD_FILE`` the run's vault password file (a path, never the
+    password), so ``ansible-inventory`` reads vault-encrypted group_vars as the run did."""
     env = dict(os.environ)
     here = str(Path(sys.executable).parent)  # the venv's bin: not resolved past its link
     env["PATH"] = os.pathsep.join([here, env.get("PATH") or os.defpath])
     if inventory is not None:
         env["MOLECULE_INVENTORY_FILE"] = str(inventory.absolute())
+    if vault is not None:
+        env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault.absolute())
     return env
 
 
@@ -163,12 +167,14 @@ def run_testinfra(
     *,
     stop: threading.Event | None = None,
     inventory: Path | None = None,
+    vault: Path | None = None,
 ) -> ModuleRun:
     """Run ``module`` against ``host`` with pytest; its JUnit XML, or why there is none.
 
     pytest runs in a session of its own, killed whole at ``command_timeout`` or once
     ``stop`` is set (the problem then starts with "stopped"). ``inventory`` is the run's
-    inventory, given to the module as ``MOLECULE_INVENTORY_FILE``."""
+    inventory, given to the module as ``MOLECULE_INVENTORY_FILE``, ``vault`` its vault
+    password file."""
     if not module.is_file():
         return ModuleRun(problem=f"testinfra module {module} does not exist")
     host_id = "local" if host.connection == "local" else f"ssh://{_ALIAS}"
@@ -196,7 +202,7 @@ def run_testinfra(
         ]  # fmt: skip
         if host.become:
             command.append("--sudo")
-        env = module_environment(inventory)
+        env = module_environment(inventory, vault)
         try:
             rc = _pytest(command, work / "pytest.out", options.command_timeout, stop, env)
         finally:

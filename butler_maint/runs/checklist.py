@@ -54,11 +54,15 @@ class Reach:
 
 
 def real_reach(
-    root: Path, options: SshOptions, stop: Stop, inventory: Inventory | None = None
+    root: Path,
+    options: SshOptions,
+    stop: Stop,
+    inventory: Inventory | None = None,
+    vault: Path | None = None,
 ) -> Reach:
     """Local hosts run ``sh`` here, the others are reached over SSH; ``stop`` ends them.
     testinfra modules get the run's ``inventory`` (its first source) as
-    ``MOLECULE_INVENTORY_FILE``."""
+    ``MOLECULE_INVENTORY_FILE`` and its ``vault`` password file."""
     trusted = known_hosts(options)  # read once per run, shared by every host
     source = inventory.sources[0] if inventory is not None and inventory.sources else None
 
@@ -71,7 +75,9 @@ def real_reach(
         return run_ssh(host, script, options, trusted, stop=stop.event, limits=limits)
 
     def testinfra(host: HostInfo, module: str) -> tuple[Verdict, list[SubResult]]:
-        run = run_testinfra(host, root / module, options, stop=stop.event, inventory=source)
+        run = run_testinfra(
+            host, root / module, options, stop=stop.event, inventory=source, vault=vault
+        )
         return judge_module(run)
 
     return Reach(execute, testinfra)

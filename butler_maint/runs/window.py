@@ -247,7 +247,10 @@ def run_window(
         playbooks = PlaybookSteps(target, Path(workdir))
         window = _Window(
             request, checklists, load_waivers(target.root),
-            reach or real_reach(target.root, options, stop, target.inventory), play or playbooks,
+            reach or real_reach(
+                target.root, options, stop, target.inventory, target.vault_password_file
+            ),
+            play or playbooks,
             stop, steps=[_empty_step(step) for step in schedule.steps],
             remediations=Remediations(first_step=len(schedule.steps) + 1),
         )  # fmt: skip

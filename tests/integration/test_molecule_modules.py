@@ -207,3 +207,35 @@ def test_parametrized_ids_stay_distinct_and_collection_errors_keep_their_traceba
     text = "".join(p.read_text() for p in report)
     assert "s3cret-token-value" not in text
     assert "cannot import: token" in text
+
+
+READS_VAULTED_VARS = """
+import os
+
+import testinfra.utils.ansible_runner
+
+runner = testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
+testinfra_hosts = runner.get_hosts("all")
+
+
+def test_sees_the_inventory(host):
+    assert testinfra_hosts == ["localhost"]
+"""
+
+
+def test_a_molecule_module_reads_a_vault_encrypted_inventory(tmp_path: Path) -> None:
+    """The module's ``ansible-inventory`` gets the run's vault password file (its path)."""
+    from tests.integration.test_vault_everywhere import SECRET, project
+
+    root = project(tmp_path)
+    (root / "tests").mkdir()
+    (root / "tests" / "test_vaulted.py").write_text(READS_VAULTED_VARS)
+    checklist = {"checklist": "mol", "hosts": "linux",
+                 "checks": [{"id": "mod", "testinfra": "tests/test_vaulted.py"}]}  # fmt: skip
+    (root / "checklists" / "mol.yaml").write_text(yaml.safe_dump(checklist))
+    vault = str(tmp_path / "vault.txt")
+    done = butler(root, "check", "mol", "--vault-password-file", vault)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (result,) = results_by(root).values()
+    assert [(s.check, s.status) for s in result.sub or []] == [("test_sees_the_inventory", "pass")]
+    assert SECRET not in "".join(p.read_text() for p in (root / "evidence").rglob("*.yaml"))
