@@ -2,6 +2,12 @@
 
 Only content written by the team (checklist and inventory values) is ever rendered;
 text that came from a host is data and never passes through here.
+
+As in Ansible: a variable whose value is itself a template (``p: "{{ base }}/x"``,
+an inventory var too) renders when a template reads it, with the same variables, and a
+value that is one expression keeps its type (``ports: "{{ [22, 80] }}"`` is a list);
+a variable that refers back to itself is an error naming the loop. Ansible's own filters
+and tests come from ansible-core (``template_plugins``).
 """
 
 from __future__ import annotations
@@ -9,17 +15,21 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache, wraps
+from itertools import chain, islice
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError, meta, nodes
-from jinja2.runtime import Context
+from jinja2 import StrictUndefined, Template, TemplateError, UndefinedError, meta, nodes
+from jinja2.nativetypes import NativeCodeGenerator
+from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel
 
+from butler_maint.errors import InventoryError
 from butler_maint.model.base import is_template
 from butler_maint.model.checklist import Checklist
+from butler_maint.template_plugins import PluginProblem, ansible_plugins
 
 # Variables every host has without anyone defining them (names as in Ansible).
 MAGIC_VARS = frozenset({"inventory_hostname", "group_names", "groups", "hostvars"})
@@ -27,6 +37,16 @@ MAGIC_VARS = frozenset({"inventory_hostname", "group_names", "groups", "hostvars
 
 class TemplateProblem(ValueError):
     """A template that does not compile, does not render, or computes past a bound."""
+
+
+class Unavailable(TemplateProblem):
+    """A value the template needs is not available in this process: an environment
+    variable that is not set, a vault value without its password (``validate`` cannot
+    judge such a template; a run cannot render it)."""
+
+
+class _Resolving(TemplateProblem):
+    """A variable the template reads could not be rendered (already says which)."""
 
 
 MAX_INT_BITS = 4096
@@ -211,8 +231,46 @@ class _BoundedEnvironment(SandboxedEnvironment):
 def _env(name: str, default: str | None = None) -> str:
     value = os.environ.get(name, default)
     if value is None:
-        raise TemplateProblem(f"environment variable {name} is not set")
+        raise Unavailable(f"environment variable {name} is not set")
     return value
+
+
+def _concat_native(values: Iterable[Any]) -> Any:
+    """Ansible's result of a template: one expression keeps its value, else text."""
+    parts = iter(values)
+    head = list(islice(parts, 2))
+    if len(head) == 1:
+        if isinstance(head[0], Undefined):
+            str(head[0])  # StrictUndefined: raises "'x' is undefined"
+        return head[0]
+    return "".join(str(v) for v in chain(head, parts))
+
+
+class _NativeCodeGenerator(NativeCodeGenerator):
+    """Expressions stay values even when constant (``{{ [22, 80] }}`` is a list, not its
+    text): only the template's own text is folded."""
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Any, finalize: Any) -> Any:
+        if not isinstance(node, nodes.TemplateData):
+            raise nodes.Impossible
+        return super()._output_child_to_const(node, frame, finalize)
+
+
+class _NativeEnvironment(_BoundedEnvironment):
+    """The same sandbox for variables' own templates: a single expression keeps its type."""
+
+    code_generator_class = _NativeCodeGenerator
+    concat = staticmethod(_concat_native)
+
+
+def _setup(env: SandboxedEnvironment) -> SandboxedEnvironment:
+    env.globals["env"] = _env
+    env.globals.pop("lipsum", None)
+    _bounded_filters(env)
+    filters, tests = ansible_plugins(MAX_LENGTH)
+    env.filters.update({k: v for k, v in filters.items() if k not in env.filters})
+    env.tests.update({k: v for k, v in tests.items() if k not in env.tests})
+    return env
 
 
 @lru_cache(maxsize=1)
@@ -222,13 +280,15 @@ def environment() -> SandboxedEnvironment:
     ``env('NAME')`` reads an environment variable (e.g. a token given by cron's
     environment); such values are treated as secrets. Arithmetic and string building
     are bounded (``MAX_INT_BITS``, ``MAX_LENGTH``) so no template can hang a run;
-    ``lipsum`` (text of any length) is not offered.
+    ``lipsum`` (text of any length) is not offered. Jinja2's filters and tests, then
+    ansible-core's (``template_plugins``) under the names Jinja2 does not already use.
     """
-    env = _BoundedEnvironment(undefined=StrictUndefined, autoescape=False)
-    env.globals["env"] = _env
-    env.globals.pop("lipsum", None)
-    _bounded_filters(env)
-    return env
+    return _setup(_BoundedEnvironment(undefined=StrictUndefined, autoescape=False))
+
+
+@lru_cache(maxsize=1)
+def _native_environment() -> SandboxedEnvironment:
+    return _setup(_NativeEnvironment(undefined=StrictUndefined, autoescape=False))
 
 
 def env_names(text: str) -> set[str]:
@@ -273,8 +333,9 @@ def _check_arithmetic(ast: nodes.Template) -> None:
 def _unknown_name_hint(message: str) -> str:
     if message.startswith(("No filter named", "No test named")):
         return (
-            f"{message.rstrip('.')}; expected one of Jinja2's built-in filters and tests "
-            "(Ansible's own, such as bool or to_json, are not available here)"
+            f"{message.rstrip('.')}; expected one of Jinja2's or ansible-core's builtin "
+            "filters and tests (those reading the controller, such as expanduser or the "
+            "file tests, and collections' filters are not available)"
         )
     return message
 
@@ -308,24 +369,131 @@ def _compiled(text: str) -> Template:
     return environment().from_string(text)
 
 
+@lru_cache(maxsize=4096)
+def _compiled_native(text: str) -> Template:
+    return _native_environment().from_string(text)
+
+
+class Variables(Mapping[str, Any]):
+    """The variables of one host, read the way Ansible reads them: a value holding a
+    template renders on first read (with these same variables, once), a loop is an
+    error, and a value whose template reads an undefined variable is itself undefined
+    (``| default`` and ``is defined`` work on it). Jinja2's globals come last.
+
+    Not shared between threads: one per host being planned."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+        self._globals = environment().globals
+        self._done: dict[str, Any] = {}
+        self._reading: list[str] = []
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values or key in self._globals
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(self._globals), **dict.fromkeys(self._values)})
+
+    def __len__(self) -> int:
+        return len(set(self._values) | set(self._globals))
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._values:
+            return self._globals[key]
+        if key in self._done:
+            return self._done[key]
+        value = self._values[key]
+        if not _holds_template(value):
+            return value
+        if key in self._reading:
+            loop = " -> ".join([*self._reading[self._reading.index(key) :], key])
+            raise _Resolving(f"recursive loop in variables: {loop}")
+        self._reading.append(key)
+        try:
+            self._done[key] = self._resolve(key, value)
+        finally:
+            self._reading.pop()
+        return self._done[key]
+
+    def _resolve(self, key: str, value: Any) -> Any:
+        try:
+            return _render_tree(value, self)
+        except _Resolving:
+            raise
+        except UndefinedError as exc:
+            return StrictUndefined(hint=f"variable {key}: {exc.message}")
+        except Unavailable as exc:
+            raise Unavailable(f"variable {key}: {exc}") from None
+        except InventoryError as exc:
+            raise Unavailable(f"variable {key}: {exc}") from None
+        except Exception as exc:  # the variable's template failed: say which variable
+            raise _Resolving(f"variable {key}: {_reason(exc)}") from None
+
+
+def _holds_template(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_holds_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_template(v) for v in value)
+    return is_template(value)
+
+
+def _render_tree(value: Any, variables: Variables) -> Any:
+    """A variable's value with its templates rendered natively (raw exceptions)."""
+    if isinstance(value, Mapping):
+        return {k: _render_tree(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_tree(v, variables) for v in value]
+    if is_template(value):
+        return _run(_compiled_native(value), variables)
+    return value
+
+
+def _run(template: Template, variables: Variables) -> Any:
+    context = template.new_context(variables, shared=True)  # type: ignore[arg-type]
+    return template.environment.concat(template.root_render_func(context))
+
+
+def resolving(variables: Mapping[str, Any]) -> Variables:
+    """``variables`` read the Ansible way (:class:`Variables`); as it is when it already is."""
+    return variables if isinstance(variables, Variables) else Variables(variables)
+
+
 # Rendering runs the template's own expressions: whatever they raise (a division by
 # zero, a bound, a recursion limit, a bad method call) is a problem of that template.
 def render(text: str, variables: Mapping[str, Any]) -> str:
     """Render one template string; undefined names are errors (compiled once per text)."""
     try:
-        return _compiled(text).render(variables)
+        return str(_run(_compiled(text), resolving(variables)))
+    except Unavailable as exc:
+        raise Unavailable(f"cannot render {text!r}: {exc}") from None
     except TemplateProblem as exc:
         raise TemplateProblem(f"cannot render {text!r}: {exc}") from None
+    except InventoryError as exc:
+        raise Unavailable(f"cannot render {text!r}: {exc}") from None
     except Exception as exc:  # see above
         raise TemplateProblem(f"cannot render {text!r}: {_reason(exc)}") from None
+
+
+@lru_cache(maxsize=1024)
+def _expression(text: str) -> Template:
+    return environment().compile_expression(text)._template
 
 
 def evaluate(expression: str, variables: Mapping[str, Any]) -> bool:
     """Evaluate a ``when`` expression to a bool."""
     try:
-        return bool(environment().compile_expression(expression)(**variables))
+        template = _expression(expression)
+        context = template.new_context(resolving(variables), shared=True)  # type: ignore[arg-type]
+        for _ in template.root_render_func(context):
+            pass
+        return bool(context.vars["result"])
+    except Unavailable as exc:
+        raise Unavailable(f"cannot evaluate when {expression!r}: {exc}") from None
     except TemplateProblem as exc:
         raise TemplateProblem(f"cannot evaluate when {expression!r}: {exc}") from None
+    except InventoryError as exc:
+        raise Unavailable(f"cannot evaluate when {expression!r}: {exc}") from None
     except Exception as exc:  # as for render
         raise TemplateProblem(f"cannot evaluate when {expression!r}: {_reason(exc)}") from None
 
@@ -335,6 +503,8 @@ def _reason(exc: Exception) -> str:
         return _unknown_name_hint(str(exc))
     if isinstance(exc, RecursionError):
         return "nested too deeply"
+    if isinstance(exc, (TemplateProblem, PluginProblem)):
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -372,6 +542,7 @@ def checklist_templates(
 
 def render_data(value: Any, variables: Mapping[str, Any]) -> Any:
     """Render every template string inside plain data (dicts, lists, scalars)."""
+    variables = resolving(variables)
     if isinstance(value, Mapping):
         return {k: render_data(v, variables) for k, v in value.items()}
     if isinstance(value, list):

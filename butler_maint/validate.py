@@ -1,7 +1,8 @@
 """``butler-maint validate``: every problem of a content repository, one per line.
 
 Schemas, cross-references (schedules -> checklists, playbooks, freeze files; host
-patterns -> inventory), templates (compile, only defined vars per targeted host) and
+patterns -> inventory), templates (compile, only defined vars per targeted host, and
+rendered per targeted host as a run renders them: ``checks.preflight``) and
 playbooks (``ansible-playbook --syntax-check``). Problems are collected, never raised.
 """
 
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from butler_maint.checks.preflight import render_problems
 from butler_maint.checks.runner import host_vars
 from butler_maint.errors import ButlerError, ContentError, Location, Problem
 from butler_maint.inventory import HostInfo, Inventory
@@ -202,12 +204,14 @@ def _checklist_refs(
         h for inv in inventories.targeted(checklist.hosts) for h in inv.select(checklist.hosts)
     ]
     defined = set(checklist.vars) | MAGIC_VARS | set(environment().globals)
+    reported: set[tuple[str | int, ...]] = set()
     for path, reader, text in checklist_templates(checklist):
         label = dotted(path)
         try:
             used = reader(text)
         except TemplateProblem as exc:
             problems.append(Problem(doc.where(path), f"{label}: {exc}"))
+            reported.add(path)
             continue
         if inventories and not hosts:
             continue  # the pattern matched nothing: reported once above
@@ -217,11 +221,19 @@ def _checklist_refs(
         for name in sorted(_undefined(used, defined, applies)):
             msg = f"{label}: template uses an undefined variable {name}"
             problems.append(Problem(doc.where(path), msg))
+            reported.add(path)
+    for found in render_problems(checklist, hosts, unavailable=False):
+        if not any(_nested(found.path, p) or _nested(p, found.path) for p in reported):
+            problems.append(Problem(doc.where(found.path), found.message))  # as `check` would
     for i, check in enumerate(checklist.checks):
         if check.testinfra and not (root / check.testinfra).is_file():
             msg = f"checks[{i}].testinfra: module {check.testinfra!r} does not exist"
             problems.append(Problem(doc.where(("checks", i, "testinfra")), msg))
     return problems
+
+
+def _nested(path: tuple[str | int, ...], inside: tuple[str | int, ...]) -> bool:
+    return path[: len(inside)] == inside
 
 
 def _hosts_running(

@@ -23,7 +23,7 @@ from butler_maint.inventory import HostInfo
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check, Spec
 from butler_maint.redact import Redactor
-from butler_maint.templating import TemplateProblem, evaluate, render_data, templates_in
+from butler_maint.templating import TemplateProblem, evaluate, render_data, resolving, templates_in
 
 Executor = Callable[[HostInfo, str, OutputLimits], Execution]
 Attest = Callable[[HostInfo, Check], Verdict]
@@ -82,8 +82,11 @@ def host_vars(checklist: Checklist, host: HostInfo, extra: Mapping[str, Any]) ->
 def plan_host(
     checklist: Checklist, host: HostInfo, extra: Mapping[str, Any], attest: Attest
 ) -> Planned:
-    """Render every check for ``host``; ``when`` false -> skipped; manual -> attest."""
-    variables = host_vars(checklist, host, extra)
+    """Render every check for ``host``; ``when`` false -> skipped; manual -> attest.
+
+    A template that cannot render is the check's ``error`` here; runs refuse to start
+    on such templates first (``checks.preflight``), so this is the last line."""
+    variables = resolving(host_vars(checklist, host, extra))
     planned = Planned(host)
     for check in checklist.checks:
         planned.kinds[check.id] = check.kind

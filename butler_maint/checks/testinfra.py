@@ -1,16 +1,25 @@
 """Judging a testinfra module's run: its JUnit XML to one verdict and a sub-result per
-test function (the executor, ``executors.testinfra``, only runs pytest)."""
+test (the executor, ``executors.testinfra``, only runs pytest).
+
+A test keeps its pytest id without the host part (``test_dirs[/etc/app]``: parametrized
+tests stay distinct), and its whole assertion text (``assert False`` and the ``where``
+lines that say what was false), up to ``MAX_MESSAGE`` characters. A module that fails
+to import (a collection error) is one ``error`` sub-result holding the end of its
+traceback. Messages are redacted by the checklist runner like every other.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from xml.etree import ElementTree as ET
 
 from butler_maint.checks.base import Status, Verdict
 from butler_maint.executors.testinfra import ModuleRun
 
-_PARAM = re.compile(r"\[[^\]]*\]$")
+_PARAMS = re.compile(r"^(?P<name>[^\[]*)\[(?P<ids>.*)\]$", re.DOTALL)
+MAX_MESSAGE = 2000
+"""Longest message kept of one test (a traceback keeps its end: where it failed)."""
 
 
 @dataclass(frozen=True)
@@ -23,19 +32,23 @@ class SubResult:
 
 
 def judge_module(run: ModuleRun) -> tuple[Verdict, list[SubResult]]:
-    """The verdict of a module run, and its test functions."""
+    """The verdict of a module run, and its tests."""
     if run.junit is None:
         return Verdict(Status.ERROR, message=run.problem or "pytest wrote no report"), []
-    subs = parse_junit(run.junit)
-    return summarise(subs, run.rc), subs
+    subs = parse_junit(run.junit, run.host_id)
+    verdict = summarise(subs, run.rc)
+    if run.note and verdict.expected:
+        verdict = replace(verdict, expected=f"{verdict.expected} ({run.note})")
+    return verdict, subs
 
 
-def parse_junit(text: str) -> list[SubResult]:
-    """Test functions and their outcomes from pytest's JUnit XML."""
+def parse_junit(text: str, host_id: str = "") -> list[SubResult]:
+    """Tests and their outcomes from pytest's JUnit XML (``host_id``: testinfra's id of
+    the host, left out of each test's id)."""
     subs = []
     # Written by our own pytest child (no DTD); host output inside it is escaped text.
     for case in ET.fromstring(text).iter("testcase"):  # noqa: S314
-        name = _PARAM.sub("", case.get("name", "?"))
+        name = case_id(case.get("name", "?"), host_id)
         status = Status.PASS
         message = ""
         for tag, meaning in (
@@ -44,14 +57,33 @@ def parse_junit(text: str) -> list[SubResult]:
             found = case.find(tag)
             if found is not None:
                 status = meaning
-                message = (
-                    (found.get("message") or "").splitlines()[0][:300]
-                    if found.get("message")
-                    else ""
-                )
+                message = _message(found.get("message") or "", found.text or "")
                 break
         subs.append(SubResult(name, status, message))
     return subs
+
+
+def case_id(name: str, host_id: str) -> str:
+    """``test_dirs[ssh://h-/etc]`` -> ``test_dirs[/etc]``; ``test_a[ssh://h]`` -> ``test_a``."""
+    match = _PARAMS.match(name)
+    if match is None:
+        return name
+    ids = match["ids"]
+    if ids == host_id or (not host_id and "://" in ids and "-" not in ids):
+        return match["name"]  # only the host: an unparametrized test
+    if host_id and ids.startswith(f"{host_id}-"):
+        ids = ids[len(host_id) + 1 :]
+    elif host_id and ids.endswith(f"-{host_id}"):
+        ids = ids[: -len(host_id) - 1]
+    return f"{match['name']}[{ids}]"
+
+
+def _message(message: str, detail: str) -> str:
+    """The assertion text whole; for a collection error, the end of its traceback."""
+    if message == "collection failure" and detail.strip():
+        tail = detail.strip()[-(MAX_MESSAGE - len(message) - 4) :]
+        return f"{message}: {tail}"
+    return message.strip()[:MAX_MESSAGE]
 
 
 def summarise(subs: list[SubResult], rc: int | None) -> Verdict:

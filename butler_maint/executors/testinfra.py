@@ -6,10 +6,18 @@ as our own SSH checks, ``StrictHostKeyChecking yes`` (``accept-new`` only with
 ``--accept-new-host-keys``), no agent forwarding, and a ControlMaster so the module's
 commands share one connection. The JUnit XML pytest writes is returned as it is;
 ``checks.testinfra`` judges it (each test function becomes a sub-result).
+
+Molecule's test modules run unchanged: ``MOLECULE_INVENTORY_FILE`` names the run's own
+inventory, and the directory of this Python (the virtualenv's ``bin``) comes first on
+``PATH``, so a module-level ``AnsibleRunner(...).get_hosts(...)`` finds
+``ansible-inventory`` even when butler-maint runs as ``.venv/bin/butler-maint`` without
+an activated virtualenv. The host is always the one butler-maint selected (``--hosts``
+wins over a module's ``testinfra_hosts``); the run says so when the module sets one.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import signal
@@ -37,6 +45,8 @@ class ModuleRun:
     junit: str | None = None
     rc: int | None = None
     problem: str = ""
+    host_id: str = ""  # testinfra's id of the host inside test ids (``ssh://butler-target``)
+    note: str = ""  # e.g. that the module's own ``testinfra_hosts`` was not used
 
 
 class UnsafeConfigValue(ValueError):
@@ -120,15 +130,57 @@ def ssh_config(host: HostInfo, options: SshOptions, control_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sets_testinfra_hosts(module: Path) -> bool:
+    """Whether ``module`` assigns ``testinfra_hosts`` at its top level (read, not run)."""
+    try:
+        tree = ast.parse(module.read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return False  # pytest reports the module itself
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets = [node.target]
+        if any(isinstance(t, ast.Name) and t.id == "testinfra_hosts" for t in targets):
+            return True
+    return False
+
+
+def module_environment(inventory: Path | None, vault: Path | None = None) -> dict[str, str]:
+    """pytest's environment: ours, this Python's ``bin`` first on PATH,
+    ``MOLECULE_INVENTORY_FILE`` naming the run's inventory (when it has one) and
+    ``ANSIBLE_VAULT_PASSWORD_FILE`` the run's vault password file (a path, never the
+    password), so ``ansible-inventory`` reads vault-encrypted group_vars as the run did."""
+    env = dict(os.environ)
+    here = str(Path(sys.executable).parent)  # the venv's bin: not resolved past its link
+    env["PATH"] = os.pathsep.join([here, env.get("PATH") or os.defpath])
+    if inventory is not None:
+        env["MOLECULE_INVENTORY_FILE"] = str(inventory.absolute())
+    if vault is not None:
+        env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault.absolute())
+    return env
+
+
 def run_testinfra(
-    host: HostInfo, module: Path, options: SshOptions, *, stop: threading.Event | None = None
+    host: HostInfo,
+    module: Path,
+    options: SshOptions,
+    *,
+    stop: threading.Event | None = None,
+    inventory: Path | None = None,
+    vault: Path | None = None,
 ) -> ModuleRun:
     """Run ``module`` against ``host`` with pytest; its JUnit XML, or why there is none.
 
     pytest runs in a session of its own, killed whole at ``command_timeout`` or once
-    ``stop`` is set (the problem then starts with "stopped")."""
+    ``stop`` is set (the problem then starts with "stopped"). ``inventory`` is the run's
+    inventory, given to the module as ``MOLECULE_INVENTORY_FILE``, ``vault`` its vault
+    password file."""
     if not module.is_file():
         return ModuleRun(problem=f"testinfra module {module} does not exist")
+    host_id = "local" if host.connection == "local" else f"ssh://{_ALIAS}"
+    note = ""
+    if sets_testinfra_hosts(module):
+        note = f"the module's testinfra_hosts is not used: run on {host.name}, as selected"
     with tempfile.TemporaryDirectory(prefix="butler-testinfra-") as tmp:
         work = Path(tmp)
         (work / "pytest.ini").write_text("[pytest]\n")
@@ -150,8 +202,9 @@ def run_testinfra(
         ]  # fmt: skip
         if host.become:
             command.append("--sudo")
+        env = module_environment(inventory, vault)
         try:
-            rc = _pytest(command, work / "pytest.out", options.command_timeout, stop)
+            rc = _pytest(command, work / "pytest.out", options.command_timeout, stop, env)
         finally:
             subprocess.run(
                 ["ssh", "-F", str(work / "ssh_config"), "-O", "exit", _ALIAS],
@@ -166,17 +219,22 @@ def run_testinfra(
         if not report.exists():
             tail = _tail(work / "pytest.out").strip().splitlines()[-1:] or ["no output"]
             return ModuleRun(problem=f"pytest did not run: {tail[0][:300]}")
-        return ModuleRun(report.read_text(), rc)
+        return ModuleRun(report.read_text(), rc, host_id=host_id, note=note)
 
 
 def _pytest(
-    command: list[str], output: Path, timeout: float, stop: threading.Event | None
+    command: list[str],
+    output: Path,
+    timeout: float,
+    stop: threading.Event | None,
+    env: dict[str, str],
 ) -> int | Literal["stopped", "timeout"]:
     """Run pytest with its output in a file; its exit status, or why it was killed."""
     with output.open("wb") as out:
         proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
-        )
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            env=env,
+        )  # fmt: skip
     deadline = time.monotonic() + timeout
     while True:
         try:

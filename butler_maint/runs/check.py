@@ -27,6 +27,7 @@ from butler_maint.runs.checklist import (
     Reach,
     job_results,
     real_reach,
+    refuse_unrenderable,
     run_checklist_job,
 )
 from butler_maint.runs.record import Recording, RunMeta, checklist_files
@@ -80,6 +81,7 @@ def run_check(
     path, checklist = target.checklist(request.checklist)
     waivers = load_waivers(target.root)  # a broken waiver file stops the run before it starts
     hosts = target.inventory.select(checklist.hosts, request.limit)
+    refuse_unrenderable(path, checklist, hosts)  # a template problem: exit 2, nothing run
     recording = Recording(
         target.root, target.config, target.inventory,
         checklist_files(target.root, checklist, path), len(hosts),
@@ -89,7 +91,9 @@ def run_check(
         checklist, hosts, target.inventory, waivers,
         Attestation(target.operator, request.ask, stop), request.forks or target.config.forks,
     )  # fmt: skip
-    job_reach = reach or real_reach(target.root, options, stop)
+    job_reach = reach or real_reach(
+        target.root, options, stop, target.inventory, target.vault_password_file
+    )
     runs = run_checklist_job(job, job_reach, stop, on_start=on_hosts, on_host_done=on_host_done)
     results = job_results(job, runs)
     host_keys = {r.host: r.host_key for r in runs if r.host_key}

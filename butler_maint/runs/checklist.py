@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Literal
 
 from butler_maint.checks.base import Verdict
+from butler_maint.checks.preflight import render_problems
 from butler_maint.checks.runner import Context, HostRun, not_run, run_checklist
 from butler_maint.checks.testinfra import SubResult, judge_module
 from butler_maint.checks.types import REGISTRY
+from butler_maint.errors import ContentError, Problem
 from butler_maint.evidence import Result
 from butler_maint.evidence.model import Attested
 from butler_maint.evidence.summary import explain
@@ -31,6 +33,7 @@ from butler_maint.executors.testinfra import run_testinfra
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check
+from butler_maint.model.content import load_checklist
 from butler_maint.model.status import Status
 from butler_maint.redact import Redactor
 from butler_maint.runs.record import to_result
@@ -50,9 +53,18 @@ class Reach:
     testinfra: RunModule
 
 
-def real_reach(root: Path, options: SshOptions, stop: Stop) -> Reach:
-    """Local hosts run ``sh`` here, the others are reached over SSH; ``stop`` ends them."""
+def real_reach(
+    root: Path,
+    options: SshOptions,
+    stop: Stop,
+    inventory: Inventory | None = None,
+    vault: Path | None = None,
+) -> Reach:
+    """Local hosts run ``sh`` here, the others are reached over SSH; ``stop`` ends them.
+    testinfra modules get the run's ``inventory`` (its first source) as
+    ``MOLECULE_INVENTORY_FILE`` and its ``vault`` password file."""
     trusted = known_hosts(options)  # read once per run, shared by every host
+    source = inventory.sources[0] if inventory is not None and inventory.sources else None
 
     def execute(host: HostInfo, script: str, limits: OutputLimits) -> Execution:
         if host.connection == "local":
@@ -63,9 +75,21 @@ def real_reach(root: Path, options: SshOptions, stop: Stop) -> Reach:
         return run_ssh(host, script, options, trusted, stop=stop.event, limits=limits)
 
     def testinfra(host: HostInfo, module: str) -> tuple[Verdict, list[SubResult]]:
-        return judge_module(run_testinfra(host, root / module, options, stop=stop.event))
+        run = run_testinfra(
+            host, root / module, options, stop=stop.event, inventory=source, vault=vault
+        )
+        return judge_module(run)
 
     return Reach(execute, testinfra)
+
+
+def refuse_unrenderable(path: Path, checklist: Checklist, hosts: list[HostInfo]) -> None:
+    """Raise ContentError (exit 2) naming file:line of every template of ``checklist``
+    that cannot render on one of ``hosts``, before anything runs (as ``validate`` does)."""
+    found = render_problems(checklist, hosts)
+    if found:
+        doc = load_checklist(path).doc
+        raise ContentError([Problem(doc.where(p.path), p.message) for p in found])
 
 
 def redactor_for(checklist: Checklist, hosts: list[HostInfo]) -> Redactor:

@@ -58,6 +58,7 @@ from butler_maint.runs.checklist import (
     Reach,
     job_results,
     real_reach,
+    refuse_unrenderable,
     run_checklist_job,
 )
 from butler_maint.runs.record import Recording, RunMeta, checklist_files
@@ -235,6 +236,7 @@ def run_window(
     for index, step in enumerate(schedule.steps):
         if isinstance(step, ChecklistStepSpec):
             path, loaded = target.checklist(step.checklist)
+            refuse_unrenderable(path, loaded, hosts)  # exit 2 before any step runs
             checklists[index] = with_retries(loaded, step)
             used += checklist_files(target.root, checklists[index], path)
         else:
@@ -245,7 +247,10 @@ def run_window(
         playbooks = PlaybookSteps(target, Path(workdir))
         window = _Window(
             request, checklists, load_waivers(target.root),
-            reach or real_reach(target.root, options, stop), play or playbooks,
+            reach or real_reach(
+                target.root, options, stop, target.inventory, target.vault_password_file
+            ),
+            play or playbooks,
             stop, steps=[_empty_step(step) for step in schedule.steps],
             remediations=Remediations(first_step=len(schedule.steps) + 1),
         )  # fmt: skip

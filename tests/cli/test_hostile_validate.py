@@ -33,8 +33,8 @@ HOSTILE = {
     ),
     "ansible-filter": (
         "checklists/x.yaml",
-        'checklist: x\nchecks:\n  - id: a\n    when: "big | bool"\n    manual: m\n',
-        "checklists/x.yaml:4:5: checks[0].when: template does not compile: No filter named 'bool'",
+        'checklist: x\nchecks:\n  - id: a\n    when: "big | ip"\n    manual: m\n',
+        "checklists/x.yaml:4:5: checks[0].when: template does not compile: No filter named 'ip'",
     ),
     "huge-power": (
         "checklists/x.yaml",
@@ -98,16 +98,20 @@ def test_check_refuses_a_checklist_it_cannot_read(starter: Path) -> None:
     ("case", "message"),
     [
         ("huge-power", "9 ** 387420489 has more than 4096 bits"),
-        ("ansible-filter", "No filter named 'bool'"),
+        ("ansible-filter", "No filter named 'ip'"),
     ],
 )
-def test_check_reports_a_template_past_the_bounds_as_an_error(
+def test_check_refuses_a_template_past_the_bounds_as_validate_does(
     starter: Path, case: str, message: str
 ) -> None:
-    """validate refuses these (exit 2); a run that was not validated gets the check's
-    ``error`` at once, never a hang."""
+    """validate refuses these (exit 2); so does a run that was not validated, at the same
+    file:line, before anything runs (no report), never a hang."""
     rel, text, _ = HOSTILE[case]
     (starter / rel).write_text(text.replace("checks:", "hosts: localhost\nchecks:"))
+    validated = run("-C", str(starter), "validate", "--no-syntax-check")
     result = run("-C", str(starter), "check", "x")
-    assert result.exit_code == 1, result.output
-    assert "ERROR" in result.stdout and message in result.stdout
+    assert validated.exit_code == result.exit_code == 2, result.output
+    where = validated.stdout.split(f"{rel}:", 1)[1].split(": ", 1)[0]  # line:col
+    assert f"{rel}:{where}: checks[0]." in result.stderr
+    assert message in result.stderr and "(on host localhost)" in result.stderr
+    assert not (starter / "evidence").exists() or not any((starter / "evidence").rglob("*.yaml"))
