@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +21,14 @@ from butler_maint.checks.base import Verdict
 from butler_maint.checks.runner import Context, HostRun, not_run, run_checklist
 from butler_maint.checks.testinfra import SubResult, judge_module
 from butler_maint.checks.types import REGISTRY
+from butler_maint.errors import ButlerError
 from butler_maint.evidence import Result
 from butler_maint.evidence.model import Attested
 from butler_maint.evidence.summary import explain
 from butler_maint.executors import Execution, OutputLimits
 from butler_maint.executors.local import run_local
 from butler_maint.executors.ssh import SshOptions, known_hosts, run_ssh
+from butler_maint.executors.sshconfig import Routes
 from butler_maint.executors.testinfra import run_testinfra
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
@@ -50,9 +52,18 @@ class Reach:
     testinfra: RunModule
 
 
-def real_reach(root: Path, options: SshOptions, stop: Stop) -> Reach:
-    """Local hosts run ``sh`` here, the others are reached over SSH; ``stop`` ends them."""
+def real_reach(
+    root: Path, options: SshOptions, stop: Stop, hosts: Sequence[HostInfo] = ()
+) -> Reach:
+    """Local hosts run ``sh`` here, the others are reached over SSH as their route says
+    (ssh args, ssh_config, jump hosts, become); ``stop`` ends them. The routes of
+    ``hosts`` are planned first: one that cannot be honoured raises ``RouteError``
+    (exit 2) naming the host and the variable, before anything runs."""
     trusted = known_hosts(options)  # read once per run, shared by every host
+    routes = Routes(options.ssh_config)
+    for host in hosts:
+        if host.connection != "local":
+            routes(host)
 
     def execute(host: HostInfo, script: str, limits: OutputLimits) -> Execution:
         if host.connection == "local":
@@ -60,7 +71,11 @@ def real_reach(root: Path, options: SshOptions, stop: Stop) -> Reach:
                 script, deadline_s=options.command_timeout, become=host.become,
                 stop=stop.event, limits=limits,
             )  # fmt: skip
-        return run_ssh(host, script, options, trusted, stop=stop.event, limits=limits)
+        try:
+            chosen = routes(host)
+        except ButlerError as exc:
+            return Execution("error", message=str(exc))
+        return run_ssh(host, script, options, trusted, stop=stop.event, limits=limits, route=chosen)
 
     def testinfra(host: HostInfo, module: str) -> tuple[Verdict, list[SubResult]]:
         return judge_module(run_testinfra(host, root / module, options, stop=stop.event))
