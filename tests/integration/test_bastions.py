@@ -230,3 +230,45 @@ def test_an_option_that_cannot_be_honoured_stops_the_run_naming_host_and_var(
     assert done.returncode == 2
     assert "host inner: ansible_ssh_common_args: bindaddress 10.1.2.3" in done.stderr
     assert not (root / "evidence").exists() or not list((root / "evidence").rglob("*.yaml"))
+
+
+PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - ansible.builtin.command: ip -o -4 addr show
+      register: where
+      changed_when: false
+    - ansible.builtin.assert:
+        that: ["('inet ' ~ expect_addr ~ '/') in where.stdout"]
+"""
+
+
+def play(root: Path, agent: str) -> subprocess.CompletedProcess[str]:
+    (root / "playbooks").mkdir(exist_ok=True)
+    (root / "playbooks" / "where.yml").write_text(PLAYBOOK)
+    env = {**os.environ, "SSH_AUTH_SOCK": agent}
+    return subprocess.run(
+        [BUTLER, "-C", str(root), "play", "where"],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )  # fmt: skip
+
+
+def test_a_playbook_goes_through_the_same_jump_host_with_the_project_known_hosts(
+    tmp_path: Path, bastion: Bastion, agent: str
+) -> None:
+    """OpenSSH checks a ProxyJump hop's key with the ``-F`` file butler-maint writes,
+    so the project known_hosts decides on every hop for playbooks too."""
+    args = f"-o ProxyJump={bastion.user}@{bastion.jump.address} {PERSIST}"
+    python = {"ansible_python_interpreter": "/usr/bin/python3"}
+    hosts = {"inner": target(bastion.inner, bastion, ansible_ssh_common_args=args, **python)}
+    root = project(tmp_path / "good", bastion, hosts)
+    done = play(root, agent)
+    assert done.returncode == 0, done.stdout + done.stderr
+    other = _write_key(tmp_path / "other_key", "impostor")
+    known = bastion.known_hosts(tmp_path / "known_wrong", jump=other)
+    root = project(tmp_path / "wrong", bastion, hosts, known_hosts=known)
+    refused = play(root, agent)
+    assert refused.returncode == 1
+    report = EvidenceStore(root / "evidence").load("latest")
+    assert report.steps[0].hosts["inner"].unreachable == 1
