@@ -29,9 +29,10 @@ import shlex
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from butler_maint.errors import ButlerError
 from butler_maint.executors import (
@@ -46,8 +47,17 @@ from butler_maint.executors import (
     when_stopped,
 )
 from butler_maint.executors._paramiko import paramiko
+from butler_maint.executors.hostcert import (
+    CERT_SUFFIX,
+    Authority,
+    check_host_certificate,
+    read_authorities,
+)
 from butler_maint.executors.route import SSH_PORT, Hop, Route, direct_route
 from butler_maint.inventory import HostInfo
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorOrPath
 
 SYSTEM_KNOWN_HOSTS = (Path("/etc/ssh/ssh_known_hosts"), Path("~/.ssh/known_hosts"))
 DEFAULT_SSH_CONFIGS = (Path("~/.ssh/config"), Path("/etc/ssh/ssh_config"))
@@ -103,6 +113,32 @@ def _transport(
     return transport
 
 
+class _CertFirstTransport(paramiko.Transport):
+    """Asks for the host's certificate before its plain key (a @cert-authority applies)."""
+
+    @property
+    def preferred_keys(self) -> tuple[str, ...]:
+        keys = tuple(super().preferred_keys)
+        return tuple(k for k in keys if k.endswith(CERT_SUFFIX)) + tuple(
+            k for k in keys if not k.endswith(CERT_SUFFIX)
+        )
+
+
+def _cert_transport(
+    sock: socket.socket | str | tuple[str, int] | paramiko.Channel | paramiko.ProxyCommand,
+    /,
+    *,
+    disabled_algorithms: Mapping[str, Iterable[str]] | None = None,
+    gss_kex: bool = False,
+    gss_deleg_creds: bool = False,
+) -> paramiko.Transport:
+    """``_transport`` for a host whose certificate a trusted authority may sign."""
+    del gss_kex, gss_deleg_creds
+    transport = _CertFirstTransport(sock, disabled_algorithms=disabled_algorithms)
+    transport.get_security_options().ciphers = _CIPHERS
+    return transport
+
+
 class _HostKeyRejected(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -121,16 +157,27 @@ def is_host_key_error(message: str) -> bool:
 
 
 class _Policy(paramiko.MissingHostKeyPolicy):
-    """Unknown keys: reject (default), or append to the project known_hosts."""
+    """Unknown keys: reject (default), or append to the project known_hosts. A host
+    certificate is checked against the ``@cert-authority`` lines instead, never added."""
 
-    def __init__(self, options: SshOptions) -> None:
+    def __init__(self, options: SshOptions, authorities: Sequence[Authority] = ()) -> None:
         self.options = options
+        self.authorities = authorities
         self.accepted: str | None = None  # "TYPE SHA256:..." of a key trusted just now
 
     def missing_host_key(
         self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
     ) -> None:
         shown = f"{key.get_name()} {fingerprint(key)}"
+        blob = key.public_blob
+        if blob is not None and blob.key_type.endswith(CERT_SUFFIX):
+            names = [hostname, _bare_name(hostname)]
+            refusal = check_host_certificate(blob.key_blob, names, self.authorities)
+            if refusal is None:
+                return
+            raise _HostKeyRejected(
+                f"{UNKNOWN_HOST_KEY}{hostname} ({shown}): {refusal}; not connecting"
+            )
         if not self.options.accept_new:
             raise _HostKeyRejected(
                 f"{UNKNOWN_HOST_KEY}{hostname} ({shown}); if that is the host's key, run "
@@ -158,14 +205,60 @@ def _append_known_host(path: Path, hostname: str, key: paramiko.PKey) -> None:
         handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
 
 
-def known_hosts(options: SshOptions) -> paramiko.HostKeys:
+class TrustedKeys(paramiko.HostKeys):
+    """paramiko's HostKeys, plus the ``@cert-authority`` lines it skips."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.authorities: list[Authority] = []
+
+    def load(self, filename: FileDescriptorOrPath) -> None:
+        """paramiko's ``load``, skipping marker lines (``@cert-authority``, ``@revoked``:
+        see ``hostcert``) and malformed ones as OpenSSH does, rather than failing."""
+        with open(filename, encoding="utf-8", errors="replace") as handle:
+            for number, raw in enumerate(handle, 1):
+                line = raw.strip()
+                if not line or line.startswith(("#", "@")):
+                    continue
+                try:
+                    entry = paramiko.hostkeys.HostKeyEntry.from_line(line, number)
+                except (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey):
+                    continue
+                if entry is None:
+                    continue
+                entry.hostnames = [h for h in entry.hostnames if not self.check(h, entry.key)]
+                if entry.hostnames:  # what paramiko's load does (entries not in its stubs)
+                    vars(self)["_entries"].append(entry)
+
+
+def known_hosts(options: SshOptions) -> TrustedKeys:
     """Every trusted host key, read once per run (system, user, project files)."""
-    keys = paramiko.HostKeys()
-    for path in (*options.trusted_known_hosts, options.project_known_hosts):
+    keys = TrustedKeys()
+    paths = (*options.trusted_known_hosts, options.project_known_hosts)
+    for path in paths:
         expanded = path.expanduser()
         if expanded.is_file():
             keys.load(str(expanded))
+    keys.authorities = read_authorities(paths)
     return keys
+
+
+def _bare_name(name: str) -> str:
+    if name.startswith("[") and "]:" in name:
+        return name[1:].partition("]:")[0]
+    return name
+
+
+def _authorities(
+    trusted: paramiko.HostKeys | None, options: SshOptions, hop: Hop
+) -> list[Authority]:
+    """The @cert-authority lines that apply to ``hop`` (its own known_hosts files too)."""
+    found = list(getattr(trusted, "authorities", ()))
+    if trusted is None:
+        found = read_authorities((*options.trusted_known_hosts, options.project_known_hosts))
+    found += read_authorities(Path(p) for p in hop.known_hosts)
+    names = (hop.key_name, _bare_name(hop.key_name))
+    return [a for a in found if any(a.matches(n) for n in names)]
 
 
 def _client(
@@ -184,7 +277,9 @@ def _client(
     for extra in hop.known_hosts:
         if Path(extra).is_file():
             with contextlib.suppress(OSError, paramiko.SSHException):
-                found.append(paramiko.HostKeys(extra).lookup(name) or {})
+                extra_keys = TrustedKeys()
+                extra_keys.load(extra)
+                found.append(extra_keys.lookup(name) or {})
     for entry in found:
         for keytype, key in entry.items():
             client.get_host_keys().add(name, keytype, key)
@@ -293,11 +388,12 @@ def _through(
     sock: _Sock = chain.first
     for index, hop in enumerate(route.hops):
         last = index == len(route.hops) - 1
-        policy = _Policy(replace(options, accept_new=options.accept_new and not hop.strict))
+        strict = replace(options, accept_new=options.accept_new and not hop.strict)
+        policy = _Policy(strict, _authorities(trusted, options, hop))
         client = _client(options, trusted, hop, policy)
         chain.clients.append(client)
         password = route.password if last else None
-        refused = _connect(client, sock, hop, options, password)
+        refused = _connect(client, sock, hop, options, password, authorities=policy.authorities)
         label = "" if last else f"jump host {hop.shown}: "
         if refused is not None:
             if policy.accepted is not None:  # trusted, then refused
@@ -362,6 +458,8 @@ def _connect(
     hop: Hop,
     options: SshOptions,
     password: str | None,
+    *,
+    authorities: Sequence[Authority] = (),
 ) -> Execution | None:
     """Handshake, host key and login; the reason as an ``Execution`` when they fail."""
     keys = [f for f in hop.identity_files if Path(f).is_file()]  # OpenSSH skips missing ones
@@ -383,7 +481,7 @@ def _connect(
             banner_timeout=options.banner_timeout,
             auth_timeout=options.auth_timeout,
             channel_timeout=options.connect_timeout,
-            transport_factory=_transport,
+            transport_factory=_cert_transport if authorities else _transport,
         )
     except _HostKeyRejected as exc:
         return Execution("error", message=exc.message)
