@@ -346,6 +346,7 @@ def vault_secrets(
     files = [str(password_file)] if password_file is not None else []
     if constants.DEFAULT_VAULT_PASSWORD_FILE:
         files.append(str(constants.DEFAULT_VAULT_PASSWORD_FILE))
+    from_files = {f"{constants.DEFAULT_VAULT_IDENTITY}@{f}" for f in files}
     slugs += [f"{constants.DEFAULT_VAULT_IDENTITY}@{f}" for f in files]
     secrets: list[tuple[str, Any]] = []
     for slug in dict.fromkeys(slugs):
@@ -360,7 +361,8 @@ def vault_secrets(
             secret = get_file_vault_secret(filename=source, vault_id=label, loader=loader)
             secret.load()
         except AnsibleError as ex:
-            raise InventoryError(f"vault id {label}@{source}: {_message(ex)}") from None
+            what = "vault password file" if slug in from_files else f"vault id {slug}"
+            raise InventoryError(f"{what}: {_message(ex)}") from None
         secrets.append((label, secret))
     return secrets
 
