@@ -179,6 +179,8 @@ def route(
             f"host {host.name}: ansible_connection {host.connection!r}: checks reach hosts "
             "with ssh, paramiko or local"
         )
+    if host.connection == "local":  # no SSH: only become applies
+        return Route((Hop(host.name, "localhost"),), become=_become(host))
     options = _inventory_options(host) + _args_options(host)
     given = _first(options)
     if (file := given.pop("-f", None)) is not None:

@@ -62,19 +62,18 @@ def real_reach(
     trusted = known_hosts(options)  # read once per run, shared by every host
     routes = Routes(options.ssh_config)
     for host in hosts:
-        if host.connection != "local":
-            routes(host)
+        routes(host)
 
     def execute(host: HostInfo, script: str, limits: OutputLimits) -> Execution:
-        if host.connection == "local":
-            return run_local(
-                script, deadline_s=options.command_timeout, become=host.become,
-                stop=stop.event, limits=limits,
-            )  # fmt: skip
         try:
             chosen = routes(host)
         except ButlerError as exc:
             return Execution("error", message=str(exc))
+        if host.connection == "local":
+            return run_local(
+                script, deadline_s=options.command_timeout, become=chosen.become,
+                stop=stop.event, limits=limits,
+            )  # fmt: skip
         return run_ssh(host, script, options, trusted, stop=stop.event, limits=limits, route=chosen)
 
     def testinfra(host: HostInfo, module: str) -> tuple[Verdict, list[SubResult]]:

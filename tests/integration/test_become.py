@@ -112,3 +112,21 @@ def test_the_become_password_comes_from_vault_and_is_never_recorded(
     evidence = "".join(p.read_text() for p in (root / "evidence").rglob("*.yaml"))
     assert "nobody" in evidence and BECOME_SECRET not in evidence
     assert BECOME_SECRET not in done.stdout + done.stderr
+
+
+@pytest.mark.usefixtures("sudo")
+def test_a_local_host_becomes_the_user_too(tmp_path: Path) -> None:
+    root = tmp_path / "content"
+    (root / "checklists").mkdir(parents=True)
+    (root / "checklists" / "whoami.yaml").write_text(CHECKLIST)
+    (root / "inventories").mkdir()
+    host = {"ansible_connection": "local", "ansible_become": True,
+            "ansible_become_user": "nobody", "expected_user": "nobody",
+            "ansible_ssh_common_args": "-o NotForLocalHosts=1"}  # fmt: skip
+    document = {"all": {"children": {"fleet": {"hosts": {"here": host}}}}}
+    (root / "inventories" / "local.yml").write_text(yaml.safe_dump(document))
+    (root / "butler.yaml").write_text("inventory: inventories/local.yml\n")
+    done = check(root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = EvidenceStore(root / "evidence").load("latest")
+    assert [str(r.status) for r in report.steps[0].results] == ["pass"]

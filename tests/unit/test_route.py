@@ -275,3 +275,11 @@ def test_become_shell_commands() -> None:
 def test_route_is_a_plain_value() -> None:
     one = Route((Hop("a", "a"),))
     assert one.direct and one.target.shown == "a:22"
+
+
+def test_a_local_host_has_only_its_become() -> None:
+    found = route(
+        host(ansible_connection="local", ansible_ssh_common_args="-o Bogus=1",
+             ansible_become=True, ansible_become_user="pg")
+    )  # fmt: skip
+    assert found.direct and found.become == Become("sudo", "pg")
