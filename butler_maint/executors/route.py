@@ -169,11 +169,14 @@ def route(
     host: HostInfo,
     config: paramiko.SSHConfig | None = None,
     load: ConfigLoader | None = None,
+    ssh_args: tuple[str, str] | None = None,
 ) -> Route:
     """The route to ``host``; raise :class:`RouteError` naming host and variable.
 
     ``config`` is the ssh_config of the run (None: none); a ``-F FILE`` in the host's
-    args replaces it with ``load(FILE)``, as ``ssh -F`` does."""
+    args replaces it with ``load(FILE)``, as ``ssh -F`` does. ``ssh_args`` is
+    ansible's ``ssh_args`` setting (where it was set, its text): first on ssh's command
+    line, unless the host's ``ansible_ssh_args`` replaces it."""
     if host.connection not in {"ssh", "local"}:
         raise RouteError(
             f"host {host.name}: ansible_connection {host.connection!r}: checks reach hosts "
@@ -181,7 +184,7 @@ def route(
         )
     if host.connection == "local":  # no SSH: only become applies
         return Route((Hop(host.name, "localhost"),), become=_become(host))
-    options = _inventory_options(host) + _args_options(host)
+    options = _base_options(host, ssh_args) + _inventory_options(host) + _args_options(host)
     given = _first(options)
     if (file := given.pop("-f", None)) is not None:
         if load is None:
@@ -220,6 +223,16 @@ def _inventory_options(host: HostInfo) -> list[_Option]:
     if (user := host.user) is not None:
         found.append(_Option("user", user, "ansible_user"))
     return found
+
+
+def _base_options(host: HostInfo, ssh_args: tuple[str, str] | None) -> list[_Option]:
+    """``ansible_ssh_args`` of the host, else ansible's ``ssh_args`` setting."""
+    raw = host.vars.get("ansible_ssh_args")
+    if raw is not None:
+        return parse_args(host.name, "ansible_ssh_args", str(raw))
+    if ssh_args is None:
+        return []
+    return parse_args(host.name, ssh_args[0], ssh_args[1])
 
 
 def _args_options(host: HostInfo) -> list[_Option]:

@@ -82,8 +82,13 @@ def _expanded(path: Path, base: Path, depth: int) -> str:
 class Routes:
     """The routes of one run's hosts: ssh_config files read once, each route built once."""
 
-    def __init__(self, config_files: Sequence[Path] = DEFAULT_SSH_CONFIGS) -> None:
+    def __init__(
+        self,
+        config_files: Sequence[Path] = DEFAULT_SSH_CONFIGS,
+        ssh_args: tuple[str, str] | None = None,
+    ) -> None:
         self._config = read_ssh_config(config_files)
+        self._ssh_args = ssh_args  # ansible's ssh_args setting: (where, text)
         self._files: dict[str, Any] = {}
         self._routes: dict[str, Route] = {}
         self._lock = threading.Lock()
@@ -93,7 +98,7 @@ class Routes:
         known = self._routes.get(host.name)
         if known is not None:
             return known
-        found = route(host, self._config, self._load)
+        found = route(host, self._config, self._load, self._ssh_args)
         with self._lock:
             self._routes[host.name] = found
         return found

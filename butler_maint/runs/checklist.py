@@ -34,6 +34,7 @@ from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check
 from butler_maint.model.status import Status
+from butler_maint.playbooks.connection import read_user_settings
 from butler_maint.redact import Redactor
 from butler_maint.runs.record import to_result
 from butler_maint.runs.stop import Stop, Stopped
@@ -60,7 +61,9 @@ def real_reach(
     ``hosts`` are planned first: one that cannot be honoured raises ``RouteError``
     (exit 2) naming the host and the variable, before anything runs."""
     trusted = known_hosts(options)  # read once per run, shared by every host
-    routes = Routes(options.ssh_config)
+    user = read_user_settings(root, os.environ)  # ansible.cfg's ssh_args, as for playbooks
+    where = f"ssh_args in {user.cfg}" if user.cfg else "ANSIBLE_SSH_ARGS"
+    routes = Routes(options.ssh_config, (where, user.ssh_args) if user.ssh_args else None)
     for host in hosts:
         routes(host)
 

@@ -283,3 +283,14 @@ def test_a_local_host_has_only_its_become() -> None:
              ansible_become=True, ansible_become_user="pg")
     )  # fmt: skip
     assert found.direct and found.become == Become("sudo", "pg")
+
+
+def test_ansible_cfg_ssh_args_come_first_unless_the_host_replaces_them() -> None:
+    cfg = ("ssh_args in ansible.cfg", "-o ProxyJump=gate -o User=cfguser")
+    found = route(host(ansible_user="ops"), None, None, cfg)
+    assert [h.address for h in found.hops] == ["gate", "web01"]
+    assert found.target.user == "cfguser"  # first on ssh's command line, as in Ansible
+    replaced = route(host(ansible_ssh_args="-C"), None, None, cfg)
+    assert replaced.direct
+    with pytest.raises(RouteError, match=r"^host web01: ssh_args in ansible\.cfg: .*bindaddress"):
+        route(host(), None, None, ("ssh_args in ansible.cfg", "-o BindAddress=1.2.3.4"))
