@@ -493,7 +493,9 @@ def _connect(
             f"{fingerprint(exc.expected_key)}; possible man-in-the-middle, not connecting",
         )
     except paramiko.AuthenticationException as exc:
-        return Execution("error", message=f"authentication failed as {hop.user}: {exc}")
+        missing = [f for f in hop.identity_files if f not in keys]
+        hint = f" (identity file not found: {', '.join(missing)})" if missing else ""
+        return Execution("error", message=f"authentication failed as {hop.user}: {exc}{hint}")
     except (paramiko.SSHException, OSError, EOFError) as exc:
         return Execution(
             "error", message=f"SSH handshake with {hop.address}:{hop.port} failed: {exc}"

@@ -272,3 +272,24 @@ def test_a_playbook_goes_through_the_same_jump_host_with_the_project_known_hosts
     assert refused.returncode == 1
     report = EvidenceStore(root / "evidence").load("latest")
     assert report.steps[0].hosts["inner"].unreachable == 1
+
+
+def test_ssh_args_of_ansible_cfg_naming_an_ssh_config_file(
+    tmp_path: Path, bastion: Bastion
+) -> None:
+    """The common repository layout: ansible.cfg's ``ssh_args = -F ssh.cfg ...``."""
+    config = tmp_path / "ssh.cfg"
+    config.write_text(
+        f"Host 10.*\n  ProxyJump jumpbox\n  User {bastion.user}\n"
+        f"  IdentityFile {bastion.client_key}\n"
+        f"Host jumpbox\n  HostName {bastion.jump.address}\n  User {bastion.user}\n"
+        f"  IdentityFile {bastion.client_key}\n  ProxyJump none\n"
+    )
+    host = target(bastion.inner, bastion)
+    for var in ("ansible_user", "ansible_ssh_private_key_file", "ansible_port"):
+        del host[var]
+    root = project(tmp_path, bastion, {"inner": host})
+    (root / "ansible.cfg").write_text(f"[ssh_connection]\nssh_args = -F {config} {PERSIST}\n")
+    done = check(root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert results(root)["host_keys"]["inner"].endswith(fingerprint(bastion.inner))
