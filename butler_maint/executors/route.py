@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import shlex
+import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,7 +71,10 @@ PLUMBING = frozenset(
     | {"localcommand", "requiredrsasize", "checkhostip", "permitremoteopen", "tunnel"}
     | {"tunneldevice", "protocol", "useroaming", "usedns", "canonicaldomains"}
     | {"canonicalizefallbacklocal", "canonicalizemaxdots", "canonicalizepermittedcnames"}
-    | {"channeltimeout", "tag", "include", "verifyhostkeydns"}
+    | {"channeltimeout", "tag", "include", "verifyhostkeydns", "gssapikexalgorithms"}
+    | {"gssapiserveridentity", "gssapiclientidentity", "gssapirenewalforcesrekey"}
+    | {"enablesshkeysign", "kbdinteractivedevices", "rsaauthentication", "cipher"}
+    | {"rhostsrsaauthentication", "warnweakcrypto", "forwardx11display"}
 )
 # Honoured (see the module docstring).
 HONOURED = frozenset(
@@ -87,7 +92,7 @@ REFUSED = frozenset(
 _ONLY = {
     "verifyhostkeydns": {"no"},  # yes: keys from DNS would be trusted
     "canonicalizehostname": {"no"},
-    "addressfamily": {"any"},
+    "addressfamily": {"any", "inet", "inet6"},
     "tunnel": {"no"},
     "sessiontype": {"default"},
     "forkafterauthentication": {"no"},
@@ -99,6 +104,9 @@ _VALUE_FLAGS = {"-J": "proxyjump", "-p": "port", "-l": "user", "-i": "identityfi
 _IGNORED_VALUE_FLAGS = frozenset({"-c", "-m", "-e", "-E", "-S", "-L", "-R", "-D", "-O"})
 _REFUSED_VALUE_FLAGS = {"-b": "BindAddress", "-B": "BindInterface", "-I": "PKCS11Provider"}
 _REFUSED_VALUE_FLAGS |= {"-w": "Tunnel", "-W": "stdio forwarding", "-Q": "a query"}
+
+
+_OPTION = re.compile(r"\s*(?P<key>[A-Za-z0-9]+)\s*(?:=\s*|\s+|$)(?P<value>.*)\Z", re.DOTALL)
 
 
 class RouteError(InventoryError):
@@ -119,6 +127,7 @@ class Hop:
     known_hosts: tuple[str, ...] = ()  # extra known_hosts files trusted for this hop
     key_alias: str | None = None  # HostKeyAlias: the name its key is filed under
     strict: bool = False  # StrictHostKeyChecking=yes: never accept a new key
+    family: int = 0  # AddressFamily: socket.AF_INET, AF_INET6, or 0 for any
 
     @property
     def key_name(self) -> str:
@@ -272,8 +281,10 @@ def parse_args(host: str, var: str, text: str) -> list[_Option]:
                 index += 1
             options += _flag_option(host, var, flag, inline)
         elif all(c in _FLAGS or c in "46" for c in word[1:]):
-            if "4" in word or "6" in word:
-                raise _refused(host, var, f"{word} (AddressFamily)")
+            for char in "46":
+                if char in word:
+                    family = "inet" if char == "4" else "inet6"
+                    options.append(_Option("addressfamily", family, var))
         else:
             raise RouteError(
                 f"host {host}: {var}: unknown ssh option {word!r}: cannot tell whether it "
@@ -284,10 +295,10 @@ def parse_args(host: str, var: str, text: str) -> list[_Option]:
 
 def _flag_option(host: str, var: str, flag: str, value: str) -> list[_Option]:
     if flag == "-o":
-        key, _, rest = value.replace("=", " ", 1).partition(" ")
-        if not key:
-            raise RouteError(f"host {host}: {var}: empty -o option")
-        return [_Option(key.lower(), rest.strip().strip('"'), var)]
+        found = _OPTION.match(value)
+        if found is None:
+            raise RouteError(f"host {host}: {var}: -o {value!r}: expected Key=Value")
+        return [_Option(found["key"].lower(), found["value"].strip().strip('"'), var)]
     if flag == "-F":
         return [_Option("-f", value, var)]
     if flag in _VALUE_FLAGS:
@@ -386,7 +397,11 @@ def _hop(name: str, destination: str, options: Mapping[str, _Option]) -> Hop:
         known_hosts=known,
         key_alias=values.get("hostkeyalias"),
         strict=values.get("stricthostkeychecking", "").lower() == "yes",
+        family=_FAMILIES[values.get("addressfamily", "any").strip().lower()],
     )
+
+
+_FAMILIES = {"any": 0, "inet": socket.AF_INET, "inet6": socket.AF_INET6}
 
 
 def _port(name: str, option: _Option | None) -> int:

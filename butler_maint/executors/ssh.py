@@ -370,7 +370,7 @@ def _first_socket(
         except (paramiko.SSHException, OSError) as exc:
             return Execution("unreachable", message=f"cannot start the ProxyCommand: {exc}")
     try:
-        sock = socket.create_connection((first.address, first.port), options.connect_timeout)
+        sock = _tcp(first, options.connect_timeout)
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         where = "" if len(route.hops) == 1 else "jump host "
@@ -379,6 +379,26 @@ def _first_socket(
             message=f"cannot connect to {where}{first.address}:{first.port}: {reason}",
         )
     return _quick(sock)
+
+
+def _tcp(hop: Hop, timeout: float) -> socket.socket:
+    """A TCP connection to ``hop`` (only over IPv4 or IPv6 when its AddressFamily says)."""
+    if not hop.family:
+        return socket.create_connection((hop.address, hop.port), timeout)
+    failure: OSError = OSError(f"no {socket.AddressFamily(hop.family).name} address")
+    for family, kind, proto, _, where in socket.getaddrinfo(
+        hop.address, hop.port, hop.family, socket.SOCK_STREAM
+    ):
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(where)
+        except OSError as exc:
+            sock.close()
+            failure = exc
+            continue
+        return sock
+    raise failure
 
 
 def _through(

@@ -293,3 +293,17 @@ def test_ssh_args_of_ansible_cfg_naming_an_ssh_config_file(
     done = check(root)
     assert done.returncode == 0, done.stdout + done.stderr
     assert results(root)["host_keys"]["inner"].endswith(fingerprint(bastion.inner))
+
+
+def test_address_family_is_followed(fleet) -> None:  # type: ignore[no-untyped-def]
+    """``-4`` reaches the IPv4 loopback; ``-6`` finds no IPv6 address for 127.0.0.1."""
+    from butler_maint.executors.route import route
+    from butler_maint.executors.ssh import SshOptions, run_ssh
+    from butler_maint.inventory import HostInfo
+
+    name = next(iter(fleet.hosts))
+    options = SshOptions(fleet.known_hosts, trusted_known_hosts=(), ssh_config=())
+    for flag, status in (("-4", "ok"), ("-6", "unreachable")):
+        host = HostInfo(name, {**fleet.host_vars(name), "ansible_ssh_common_args": flag})
+        done = run_ssh(host, "echo reached", options, route=route(host))
+        assert done.status == status, (flag, done.message)

@@ -152,7 +152,7 @@ def test_plumbing_options_are_accepted() -> None:
         ("ansible_ssh_common_args", "-o CanonicalizeHostname=yes", "canonicalizehostname"),
         ("ansible_ssh_common_args", "-o IdentityAgent=/run/other.sock", "IdentityAgent"),
         ("ansible_ssh_common_args", "-o NoSuchOption=1", "nosuchoption"),
-        ("ansible_ssh_common_args", "-4", "AddressFamily"),
+        ("ansible_ssh_common_args", "-o AddressFamily=ipx", "addressfamily ipx"),
         ("ansible_ssh_extra_args", "-Z", "-Z"),
         ("ansible_ssh_common_args", "bastion", "not an ssh option"),
     ],
@@ -294,3 +294,13 @@ def test_ansible_cfg_ssh_args_come_first_unless_the_host_replaces_them() -> None
     assert replaced.direct
     with pytest.raises(RouteError, match=r"^host web01: ssh_args in ansible\.cfg: .*bindaddress"):
         route(host(), None, None, ("ssh_args in ansible.cfg", "-o BindAddress=1.2.3.4"))
+
+
+def test_address_family_and_option_values_with_spaces_and_equals() -> None:
+    import socket
+
+    found = route(host(ansible_ssh_common_args="-4 -o 'ProxyCommand ssh -o Foo=bar -W %h:%p gw'"))
+    assert found.target.family == socket.AF_INET
+    assert found.proxy_command == "ssh -o Foo=bar -W web01:22 gw"
+    from_config = route(host(), config("Host web01\n  AddressFamily inet6\n"))
+    assert from_config.target.family == socket.AF_INET6
