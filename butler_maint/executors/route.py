@@ -336,7 +336,12 @@ def _config_options(config: Any, name: str, source: str) -> dict[str, _Option]:
         # paramiko's first pass, before its own %-expansion: tokens are expanded here
         # with the values that win in the end (ansible_port over the file's Port).
         found: Mapping[str, Any] = config._lookup(hostname=name)
-    except Exception as exc:  # e.g. Match exec (needs invoke): paramiko raises its own
+    except ImportError:  # paramiko runs ``Match exec`` through invoke, not imported here
+        raise RouteError(
+            f"host {name}: {source}: a 'Match exec' block applies to it; butler-maint does "
+            "not run ssh_config commands: use Host or Match host/user blocks"
+        ) from None
+    except Exception as exc:  # paramiko raises its own for what it cannot evaluate
         raise RouteError(f"host {name}: ssh_config: {exc}") from None
     options: dict[str, _Option] = {}
     for key, value in found.items():

@@ -304,3 +304,9 @@ def test_address_family_and_option_values_with_spaces_and_equals() -> None:
     assert found.proxy_command == "ssh -o Foo=bar -W web01:22 gw"
     from_config = route(host(), config("Host web01\n  AddressFamily inet6\n"))
     assert from_config.target.family == socket.AF_INET6
+
+
+def test_match_exec_in_ssh_config_is_an_error_naming_it() -> None:
+    text = 'Match exec "test -e /nonexistent"\n  User x\n'
+    with pytest.raises(RouteError, match="Match exec"):
+        route(host(), config(text))
