@@ -162,9 +162,15 @@ class Inventory:
 
     @classmethod
     def load(
-        cls, sources: Sequence[Path | str], *, vault_password_file: Path | None = None
+        cls,
+        sources: Sequence[Path | str],
+        *,
+        vault_password_file: Path | None = None,
+        vault_ids: Sequence[str] = (),
     ) -> Inventory:
-        """Parse ``sources`` with ansible-core; raise InventoryError naming a bad source."""
+        """Parse ``sources`` with ansible-core; raise InventoryError naming a bad source.
+
+        Vault passwords: see :func:`vault_secrets`."""
         paths = tuple(Path(s) for s in sources)
         if not paths:
             raise InventoryError("no inventory given")
@@ -175,7 +181,7 @@ class Inventory:
         files = _files(paths)
         if any(_is_plugin_config(f) for f in files):
             _init_collections()
-        loader, vault = _loader(vault_password_file)
+        loader, vault = _loader(vault_password_file, vault_ids)
         manager = _parse(loader, paths)
         encrypted = {str(f.resolve()) for f in files if _is_encrypted(f)}
         plainer = _Plainer(vault, encrypted)
@@ -321,22 +327,55 @@ def _ensure_utf8_locale() -> None:
         os.environ["LC_ALL"] = "C.UTF-8"
 
 
-def _loader(vault_password_file: Path | None) -> tuple[Any, Any]:
-    """Return ansible's DataLoader, with vault secrets when a password file is given."""
+def vault_secrets(
+    loader: Any, password_file: Path | None, vault_ids: Sequence[str] = ()
+) -> list[tuple[str, Any]]:
+    """The vault secrets ansible-playbook would use, in its order.
+
+    ansible.cfg's ``vault_identity_list`` (or ``ANSIBLE_VAULT_IDENTITY_LIST``), then each
+    ``--vault-id [LABEL@]FILE``, then the password file (``--vault-password-file``, else
+    butler.yaml's) and ansible.cfg's ``vault_password_file`` (or
+    ``ANSIBLE_VAULT_PASSWORD_FILE``) under the default label. A FILE that is executable
+    is run and prints the password (ansible's vault client scripts). ``prompt`` is
+    refused: nobody answers a prompt in cron."""
     from ansible import constants
     from ansible.errors import AnsibleError
+    from ansible.parsing.vault import get_file_vault_secret
+
+    slugs = [*(constants.DEFAULT_VAULT_IDENTITY_LIST or ()), *vault_ids]
+    files = [str(password_file)] if password_file is not None else []
+    if constants.DEFAULT_VAULT_PASSWORD_FILE:
+        files.append(str(constants.DEFAULT_VAULT_PASSWORD_FILE))
+    from_files = {f"{constants.DEFAULT_VAULT_IDENTITY}@{f}" for f in files}
+    slugs += [f"{constants.DEFAULT_VAULT_IDENTITY}@{f}" for f in files]
+    secrets: list[tuple[str, Any]] = []
+    for slug in dict.fromkeys(slugs):
+        label, at, source = slug.partition("@")
+        label, source = (label, source) if at else (constants.DEFAULT_VAULT_IDENTITY, slug)
+        if source in {"prompt", "prompt_ask_vault_pass"}:
+            raise InventoryError(
+                f"vault id {slug!r}: butler-maint does not prompt for vault passwords "
+                "(cron cannot answer); give a password file or script: LABEL@FILE"
+            )
+        try:
+            secret = get_file_vault_secret(filename=source, vault_id=label, loader=loader)
+            secret.load()
+        except AnsibleError as ex:
+            what = "vault password file" if slug in from_files else f"vault id {slug}"
+            raise InventoryError(f"{what}: {_message(ex)}") from None
+        secrets.append((label, secret))
+    return secrets
+
+
+def _loader(vault_password_file: Path | None, vault_ids: Sequence[str]) -> tuple[Any, Any]:
+    """Return ansible's DataLoader, with the vault secrets of :func:`vault_secrets`."""
     from ansible.parsing.dataloader import DataLoader
-    from ansible.parsing.vault import VaultLib, get_file_vault_secret
+    from ansible.parsing.vault import VaultLib
 
     loader = DataLoader()
-    if vault_password_file is None:
+    secrets = vault_secrets(loader, vault_password_file, vault_ids)
+    if not secrets:
         return loader, None
-    try:
-        secret = get_file_vault_secret(filename=str(vault_password_file), loader=loader)
-        secret.load()
-    except AnsibleError as ex:
-        raise InventoryError(f"vault password file: {_message(ex)}") from None
-    secrets = [(constants.DEFAULT_VAULT_IDENTITY, secret)]
     loader.set_vault_secrets(secrets)
     # Our own VaultLib: ansible's EncryptedString decrypts through a process-wide
     # context that can be initialised only once, which would tie a process to one vault.

@@ -68,15 +68,38 @@ class Report:
             self.problems.append(Problem(Location(where), error.render()))
 
 
+@dataclass(frozen=True)
+class Vault:
+    """The vault passwords of a validation: a password file and ``--vault-id`` entries
+    (ansible.cfg's vault settings are added where they are read)."""
+
+    password_file: Path | None = None
+    ids: tuple[str, ...] = ()
+
+    def args(self) -> list[str]:
+        """The same passwords for ansible-playbook's command line."""
+        found = []
+        if self.password_file is not None:
+            found += ["--vault-password-file", str(self.password_file.absolute())]
+        for vault_id in self.ids:
+            found += ["--vault-id", vault_id]
+        return found
+
+
 def validate_repo(
-    root: Path, *, syntax_check: bool = True, vault_password_file: Path | None = None
+    root: Path,
+    *,
+    syntax_check: bool = True,
+    vault_password_file: Path | None = None,
+    vault_ids: tuple[str, ...] = (),
 ) -> Report:
     """Validate the content repository at ``root`` (vault values decrypted with
-    ``vault_password_file``, else ``butler.yaml``'s ``vault_password_file``)."""
+    ``vault_password_file``, else ``butler.yaml``'s ``vault_password_file``, and
+    ``vault_ids``)."""
     report = Report()
     config = _config(root, report)
     configured = root / config.vault_password_file if config.vault_password_file else None
-    vault = vault_password_file or configured
+    vault = Vault(vault_password_file or configured, vault_ids)
     inventories = _inventories(root, config, report, vault)
     checklists = _checklists(root, inventories, report)
     _freeze_files(root, report)
@@ -126,9 +149,7 @@ class Inventories:
         return [Path(s) for inv in (*loaded, *self.others) for s in inv.sources]
 
 
-def _inventories(
-    root: Path, config: ProjectConfig, report: Report, vault: Path | None = None
-) -> Inventories:
+def _inventories(root: Path, config: ProjectConfig, report: Report, vault: Vault) -> Inventories:
     """Load the configured inventory, then every other one not inside or around it."""
     default = root / config.inventory
     others = [p for p in _inventory_sources(root / "inventories") if not _overlaps(p, default)]
@@ -136,16 +157,18 @@ def _inventories(
     return Inventories(_load(default, report, vault), tuple(_loaded(others, report, vault)))
 
 
-def _loaded(sources: list[Path], report: Report, vault: Path | None) -> Iterable[Inventory]:
+def _loaded(sources: list[Path], report: Report, vault: Vault) -> Iterable[Inventory]:
     for source in sources:
         inventory = _load(source, report, vault)
         if inventory is not None:
             yield inventory
 
 
-def _load(source: Path, report: Report, vault: Path | None) -> Inventory | None:
+def _load(source: Path, report: Report, vault: Vault) -> Inventory | None:
     try:
-        return Inventory.load([source], vault_password_file=vault)
+        return Inventory.load(
+            [source], vault_password_file=vault.password_file, vault_ids=vault.ids
+        )
     except ButlerError as exc:
         report.add(exc, source)
         return None
@@ -372,7 +395,7 @@ def _schedule_refs(
 
 
 def syntax_check_playbooks(
-    playbooks: list[Path], inventory: Path | None, vault: Path | None = None
+    playbooks: list[Path], inventory: Path | None, vault: Vault | None = None
 ) -> list[Problem]:
     """Run ``ansible-playbook --syntax-check`` on each playbook (a few at a time)."""
     if not playbooks:
@@ -388,12 +411,12 @@ def ansible_command(name: str) -> str:
     return str(beside) if beside.exists() else name
 
 
-def _syntax_check(playbook: Path, inventory: Path | None, vault: Path | None) -> list[Problem]:
+def _syntax_check(playbook: Path, inventory: Path | None, vault: Vault | None) -> list[Problem]:
     env = {**os.environ, "LC_ALL": "C.UTF-8", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
     command = [ansible_command("ansible-playbook"), "--syntax-check", str(playbook)]
     command += ["-i", str(inventory) if inventory else "localhost,"]
     if vault is not None:
-        command += ["--vault-password-file", str(vault.absolute())]
+        command += vault.args()
     try:
         done = subprocess.run(
             command,

@@ -25,6 +25,7 @@ from butler_maint.cli.options import (
     inventory_option,
     limit_option,
     operator_option,
+    vault_id_option,
 )
 from butler_maint.cli.render import term
 from butler_maint.errors import ExitCode
@@ -65,6 +66,7 @@ ORDER = {
     "failed it, then check them again (asks first on a terminal).",
 )
 @click.option("--yes", is_flag=True, help="With --remediate: do not ask (needed off a terminal).")
+@vault_id_option
 @fail_on_option
 @pass_app
 def check(
@@ -77,6 +79,7 @@ def check(
     operator: str | None,
     accept_new_host_keys: bool,
     vault_password_file: Path | None,
+    vault_ids: tuple[str, ...],
     remediate: bool,
     yes: bool,
     fail_on: str,
@@ -100,7 +103,7 @@ def check(
 
     target = app.target(
         inventory_path, operator, vault_password_file=vault_password_file,
-        accept_new_host_keys=accept_new_host_keys,
+        vault_ids=vault_ids, accept_new_host_keys=accept_new_host_keys,
     )  # fmt: skip
     request = CheckRequest(
         target, target.checklist_file(checklist), limit=limit, forks=forks,

@@ -14,7 +14,7 @@ import click
 
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, pass_app
-from butler_maint.cli.options import vault_password_file_option
+from butler_maint.cli.options import vault_id_option, vault_password_file_option
 from butler_maint.errors import ExitCode
 
 # name -> "module:Class"; imported on demand so `--help` stays fast.
@@ -44,9 +44,14 @@ def _shown(path: str | os.PathLike[str]) -> str:
     help="Run ansible-playbook --syntax-check on every playbook.",
 )
 @vault_password_file_option
+@vault_id_option
 @pass_app
 def validate(
-    app: App, paths: tuple[Path, ...], syntax_check: bool, vault_password_file: Path | None
+    app: App,
+    paths: tuple[Path, ...],
+    syntax_check: bool,
+    vault_password_file: Path | None,
+    vault_ids: tuple[str, ...],
 ) -> None:
     """Validate a content repository: schemas, references, templates, playbooks.
 
@@ -57,7 +62,10 @@ def validate(
     from butler_maint.validate import validate_repo
 
     report = validate_repo(
-        app.root, syntax_check=syntax_check, vault_password_file=vault_password_file
+        app.root,
+        syntax_check=syntax_check,
+        vault_password_file=vault_password_file,
+        vault_ids=vault_ids,
     )
     problems = report.problems
     if paths:

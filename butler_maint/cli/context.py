@@ -53,13 +53,19 @@ class App:
         configured = self.config.vault_password_file
         return given or (self.path(configured) if configured else None)
 
-    def inventory(self, given: Path | None, vault_password_file: Path | None = None) -> Inventory:
+    def inventory(
+        self,
+        given: Path | None,
+        vault_password_file: Path | None = None,
+        vault_ids: tuple[str, ...] = (),
+    ) -> Inventory:
         """The inventory given with ``-i``, else the configured one, parsed by ansible-core."""
         from butler_maint.inventory import Inventory  # ansible: imported when needed
 
         return Inventory.load(
             [given or self.path(self.config.inventory)],
             vault_password_file=self.vault(vault_password_file),
+            vault_ids=vault_ids,
         )
 
     def target(
@@ -68,6 +74,7 @@ class App:
         operator: str | None,
         *,
         vault_password_file: Path | None = None,
+        vault_ids: tuple[str, ...] = (),
         accept_new_host_keys: bool = False,
     ) -> Target:
         """What a run is given: this repository, its inventory, and who runs it."""
@@ -77,10 +84,11 @@ class App:
         return Target(
             root=self.root,
             config=self.config,
-            inventory=self.inventory(inventory, vault_password_file),
+            inventory=self.inventory(inventory, vault_password_file, vault_ids),
             operator=operator_identity(operator),
             accept_new_host_keys=accept_new_host_keys,
             vault_password_file=self.vault(vault_password_file),
+            vault_ids=vault_ids,
         )
 
 

@@ -25,6 +25,14 @@ accept_new_host_keys_option = click.option(
     help="Trust unknown SSH host keys and add them to the project known_hosts. "
     "Changed keys are always rejected.",
 )
+vault_id_option = click.option(
+    "--vault-id",
+    "vault_ids",
+    multiple=True,
+    metavar="[LABEL@]FILE",
+    help="A vault password file (or script) with its vault id, as ansible's --vault-id; "
+    "repeatable. ansible.cfg's vault_identity_list and vault_password_file count too.",
+)
 vault_password_file_option = click.option(
     "--vault-password-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -15,6 +15,7 @@ from butler_maint.cli.options import (
     inventory_option,
     limit_option,
     operator_option,
+    vault_id_option,
 )
 from butler_maint.cli.render import term
 from butler_maint.errors import ContentError, ExitCode, Location
@@ -76,6 +77,7 @@ def _serial(ctx: click.Context, param: click.Parameter, value: str | None) -> in
     type=click.FloatRange(0, 100),
     help="Abort a play when more than this percentage of a batch failed.",
 )
+@vault_id_option
 @operator_option
 @accept_new_host_keys_option
 @pass_app
@@ -93,6 +95,7 @@ def play(
     max_fail_percentage: float | None,
     operator: str | None,
     accept_new_host_keys: bool,
+    vault_ids: tuple[str, ...],
 ) -> None:
     """Run PLAYBOOK (a path, or a name in playbooks/) with ansible-playbook.
 
@@ -111,12 +114,13 @@ def play(
         root=app.root,
         config=config,
         playbook=find_playbook(app, playbook),
-        inventory=app.inventory(inventory_path, vault_password_file),
+        inventory=app.inventory(inventory_path, vault_password_file, vault_ids),
         limit=limit,
         check=check,
         diff=diff,
         extra_vars=extra_vars,
         vault_password_file=app.vault(vault_password_file),
+        vault_ids=vault_ids,
         forks=forks,
         serial=serial,
         max_fail_percentage=max_fail_percentage,

@@ -15,6 +15,7 @@ from butler_maint.cli.options import (
     inventory_option,
     limit_option,
     operator_option,
+    vault_id_option,
     vault_password_file_option,
 )
 from butler_maint.cli.render import term
@@ -74,6 +75,7 @@ def window() -> None:
 @operator_option
 @fail_on_option
 @vault_password_file_option
+@vault_id_option
 @pass_app
 def window_run(
     app: App,
@@ -88,6 +90,7 @@ def window_run(
     operator: str | None,
     fail_on: str,
     vault_password_file: Path | None,
+    vault_ids: tuple[str, ...],
 ) -> None:
     """Run window NAME now: its steps in order, in batches of `serial` hosts.
 
@@ -108,7 +111,9 @@ def window_run(
 
     if override != bool(reason):
         raise click.UsageError("--override and --reason TEXT go together")
-    target = app.target(inventory_path, operator, vault_password_file=vault_password_file)
+    target = app.target(
+        inventory_path, operator, vault_password_file=vault_password_file, vault_ids=vault_ids
+    )
     request = window_request(
         target, name, now=datetime.now(UTC),
         occurrence=_now(occurrence) if occurrence else None,
@@ -194,6 +199,7 @@ def window_approve(app: App, name: str, occurrence: str, by: str | None, note: s
 @operator_option
 @fail_on_option
 @vault_password_file_option
+@vault_id_option
 @pass_app
 def run_due_cmd(
     app: App,
@@ -202,6 +208,7 @@ def run_due_cmd(
     operator: str | None,
     fail_on: str,
     vault_password_file: Path | None,
+    vault_ids: tuple[str, ...],
 ) -> None:
     """Run every due occurrence not yet recorded in the evidence, once each."""
     from butler_maint.runs.due import replay_time, run_due
@@ -209,7 +216,9 @@ def run_due_cmd(
 
     now = datetime.now(UTC)
     replay = None if at is None else replay_time(_now(at), now)
-    target = app.target(inventory_path, operator, vault_password_file=vault_password_file)
+    target = app.target(
+        inventory_path, operator, vault_password_file=vault_password_file, vault_ids=vault_ids
+    )
     with stop_on_signals() as stop:
         done = run_due(
             target, replay or now, stop, replay=replay is not None, fail_on=threshold(fail_on)

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import shlex
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 KEEP_BYTES = 4 * 2**20
@@ -90,13 +91,63 @@ class Execution:
         return next((s for s in self.cut if s.after == frame_line), None)
 
 
-def remote_command(deadline_s: float, become: bool) -> str:
+@dataclass(frozen=True)
+class Become:
+    """How the script runs as another user on the host (Ansible's become)."""
+
+    method: str = "sudo"  # sudo | su | doas
+    user: str | None = None  # None: root
+    password: str | None = field(default=None, repr=False)
+    exe: str | None = None
+    flags: str | None = None
+
+
+def _as_become(become: bool | Become | None) -> Become | None:
+    if become is True:
+        return Become()
+    return become or None
+
+
+def become_shell(become: bool | Become | None) -> str:
+    """The shell command on the host that reads the script on stdin, as ``become`` says.
+
+    With a sudo password, the first line on stdin is the password: read by ``sh``
+    itself (``read`` takes one line and leaves the script), given to ``sudo -S -v``
+    through a builtin ``printf`` (never on a command line), and the script then runs
+    under ``sudo -n`` from the same shell, so sudo's timestamp for that parent counts."""
+    chosen = _as_become(become)
+    if chosen is None:
+        return "sh -s"
+    flags = " ".join(shlex.quote(f) for f in shlex.split(chosen.flags or ""))
+    flags = f" {flags}" if flags else ""
+    exe = shlex.quote(chosen.exe or chosen.method)
+    if chosen.method == "su":
+        return f"{exe}{flags} {shlex.quote(chosen.user or 'root')} -c 'sh -s'"
+    user = f" -u {shlex.quote(chosen.user)}" if chosen.user else ""
+    run = f"{exe} -n{flags}{user} sh -s"
+    if chosen.method == "doas":
+        return run
+    if chosen.password is None:
+        return run
+    inner = f'IFS= read -r p; printf "%s\\n" "$p" | {exe} -S -p "" -v 2>/dev/null; unset p; {run}'
+    return f"sh -c {shlex.quote(inner)}"
+
+
+def stdin_prefix(become: bool | Become | None) -> bytes:
+    """What is sent before the script: the sudo password line, when there is one."""
+    chosen = _as_become(become)
+    if chosen is None or chosen.password is None:
+        return b""
+    return chosen.password.encode() + b"\n"
+
+
+def remote_command(deadline_s: float, become: bool | Become | None) -> str:
     """The command that reads the script on stdin, killed by the host at the deadline.
 
     Its first line of output is its own pid: sshd makes it a session (and process
     group) leader, GNU timeout keeps that group, so it names the process group of the
     whole script, which a stop kills."""
-    shell = "sudo -n sh -s" if become else "sh -s"
+    shell = become_shell(become)
     limit = max(1, int(deadline_s))
     return (
         "echo $$; "
@@ -105,10 +156,14 @@ def remote_command(deadline_s: float, become: bool) -> str:
     )
 
 
-def kill_group_command(pgid: int, become: bool) -> str:
+def kill_group_command(pgid: int, become: bool | Become | None) -> str:
     """The shell command that kills process group ``pgid`` (as root too with ``become``)."""
     kill = f"kill -KILL -- -{int(pgid)}"
-    return f"sudo -n {kill} 2>/dev/null || {kill}" if become else kill
+    chosen = _as_become(become)
+    if chosen is None or chosen.method == "su":
+        return kill
+    exe = shlex.quote(chosen.exe or chosen.method)
+    return f"{exe} -n {kill} 2>/dev/null || {kill}"
 
 
 @contextlib.contextmanager

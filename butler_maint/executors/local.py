@@ -17,10 +17,13 @@ from typing import IO
 
 from butler_maint.executors import (
     STOP_POLL_S,
+    Become,
     Execution,
     OutputLimits,
     Streams,
+    become_shell,
     kill_group_command,
+    stdin_prefix,
 )
 
 _READ = 2**20
@@ -30,15 +33,17 @@ def run_local(
     script: str,
     *,
     deadline_s: float,
-    become: bool = False,
+    become: bool | Become | None = False,
     stop: threading.Event | None = None,
     limits: OutputLimits | None = None,
 ) -> Execution:
     """Run ``script`` with ``sh -s``; kill its whole process group at the deadline or stop."""
     if stop is not None and stop.is_set():
         return Execution("error", message="stopped before the check script started", stopped=True)
-    sudo = become and os.geteuid() != 0
-    command = ["sudo", "-n", "sh", "-s"] if sudo else ["sh", "-s"]
+    chosen = _local_become(become)
+    sudo = chosen is not None
+    command = ["sh", "-c", become_shell(chosen)] if chosen is not None else ["sh", "-s"]
+    script = stdin_prefix(chosen).decode() + script
     try:
         proc = subprocess.Popen(
             command,
@@ -135,6 +140,14 @@ def _reap(proc: subprocess.Popen[bytes], deadline: float, stop: threading.Event 
                 return "deadline"
             continue
         return "done"
+
+
+def _local_become(become: bool | Become | None) -> Become | None:
+    """What to become here: nothing when already root and root is the target user."""
+    chosen = Become() if become is True else (become or None)
+    if chosen is None or (os.geteuid() == 0 and chosen.user in {None, "root"}):
+        return None
+    return chosen
 
 
 def _kill_group(pgid: int, sudo: bool) -> None:

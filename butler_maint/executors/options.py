@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from butler_maint.executors.ssh import SYSTEM_KNOWN_HOSTS, SshOptions
+from butler_maint.executors.ssh import DEFAULT_SSH_CONFIGS, SYSTEM_KNOWN_HOSTS, SshOptions
 from butler_maint.model.config import SshSettings
 
 
@@ -20,4 +20,14 @@ def ssh_options(settings: SshSettings, root: Path, accept_new: bool) -> SshOptio
         auth_timeout=settings.auth_timeout,
         command_timeout=settings.command_timeout,
         keepalive=settings.keepalive,
+        ssh_config=ssh_config_files(settings.config_file, root),
     )
+
+
+def ssh_config_files(setting: str | None, root: Path) -> tuple[Path, ...]:
+    """The ssh_config files of ``ssh.config_file``: OpenSSH's when unset, none for 'none'."""
+    if setting is None:
+        return DEFAULT_SSH_CONFIGS
+    if setting.strip().lower() == "none":
+        return ()
+    return (root / Path(setting).expanduser(),)

@@ -29,25 +29,40 @@ import shlex
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from butler_maint.errors import ButlerError
 from butler_maint.executors import (
+    Become,
     Capture,
     Execution,
     OutputLimits,
     Streams,
     kill_group_command,
     remote_command,
+    stdin_prefix,
     when_stopped,
 )
 from butler_maint.executors._paramiko import paramiko
+from butler_maint.executors.hostcert import (
+    CERT_SUFFIX,
+    Authority,
+    check_host_certificate,
+    read_authorities,
+)
+from butler_maint.executors.route import SSH_PORT, Hop, Route, direct_route
 from butler_maint.inventory import HostInfo
 
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorOrPath
+
 SYSTEM_KNOWN_HOSTS = (Path("/etc/ssh/ssh_known_hosts"), Path("~/.ssh/known_hosts"))
+DEFAULT_SSH_CONFIGS = (Path("~/.ssh/config"), Path("/etc/ssh/ssh_config"))
+"""The ssh_config files OpenSSH reads, in its order."""
 _POLL_S = 0.05
-SSH_PORT = 22
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,7 @@ class SshOptions:
     auth_timeout: float = 10
     command_timeout: float = 300
     keepalive: float = 15
+    ssh_config: tuple[Path, ...] = DEFAULT_SSH_CONFIGS  # read by checks (``ssh -F``: one)
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -97,6 +113,32 @@ def _transport(
     return transport
 
 
+class _CertFirstTransport(paramiko.Transport):
+    """Asks for the host's certificate before its plain key (a @cert-authority applies)."""
+
+    @property
+    def preferred_keys(self) -> tuple[str, ...]:
+        keys = tuple(super().preferred_keys)
+        return tuple(k for k in keys if k.endswith(CERT_SUFFIX)) + tuple(
+            k for k in keys if not k.endswith(CERT_SUFFIX)
+        )
+
+
+def _cert_transport(
+    sock: socket.socket | str | tuple[str, int] | paramiko.Channel | paramiko.ProxyCommand,
+    /,
+    *,
+    disabled_algorithms: Mapping[str, Iterable[str]] | None = None,
+    gss_kex: bool = False,
+    gss_deleg_creds: bool = False,
+) -> paramiko.Transport:
+    """``_transport`` for a host whose certificate a trusted authority may sign."""
+    del gss_kex, gss_deleg_creds
+    transport = _CertFirstTransport(sock, disabled_algorithms=disabled_algorithms)
+    transport.get_security_options().ciphers = _CIPHERS
+    return transport
+
+
 class _HostKeyRejected(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -115,16 +157,27 @@ def is_host_key_error(message: str) -> bool:
 
 
 class _Policy(paramiko.MissingHostKeyPolicy):
-    """Unknown keys: reject (default), or append to the project known_hosts."""
+    """Unknown keys: reject (default), or append to the project known_hosts. A host
+    certificate is checked against the ``@cert-authority`` lines instead, never added."""
 
-    def __init__(self, options: SshOptions) -> None:
+    def __init__(self, options: SshOptions, authorities: Sequence[Authority] = ()) -> None:
         self.options = options
+        self.authorities = authorities
         self.accepted: str | None = None  # "TYPE SHA256:..." of a key trusted just now
 
     def missing_host_key(
         self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
     ) -> None:
         shown = f"{key.get_name()} {fingerprint(key)}"
+        blob = key.public_blob
+        if blob is not None and blob.key_type.endswith(CERT_SUFFIX):
+            names = [hostname, _bare_name(hostname)]
+            refusal = check_host_certificate(blob.key_blob, names, self.authorities)
+            if refusal is None:
+                return
+            raise _HostKeyRejected(
+                f"{UNKNOWN_HOST_KEY}{hostname} ({shown}): {refusal}; not connecting"
+            )
         if not self.options.accept_new:
             raise _HostKeyRejected(
                 f"{UNKNOWN_HOST_KEY}{hostname} ({shown}); if that is the host's key, run "
@@ -152,31 +205,89 @@ def _append_known_host(path: Path, hostname: str, key: paramiko.PKey) -> None:
         handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
 
 
-def known_hosts(options: SshOptions) -> paramiko.HostKeys:
+class TrustedKeys(paramiko.HostKeys):
+    """paramiko's HostKeys, plus the ``@cert-authority`` lines it skips."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.authorities: list[Authority] = []
+
+    def load(self, filename: FileDescriptorOrPath) -> None:
+        """paramiko's ``load``, skipping marker lines (``@cert-authority``, ``@revoked``:
+        see ``hostcert``) and malformed ones as OpenSSH does, rather than failing."""
+        with open(filename, encoding="utf-8", errors="replace") as handle:
+            for number, raw in enumerate(handle, 1):
+                line = raw.strip()
+                if not line or line.startswith(("#", "@")):
+                    continue
+                try:
+                    entry = paramiko.hostkeys.HostKeyEntry.from_line(line, number)
+                except (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey):
+                    continue
+                if entry is None:
+                    continue
+                entry.hostnames = [h for h in entry.hostnames if not self.check(h, entry.key)]
+                if entry.hostnames:  # what paramiko's load does (entries not in its stubs)
+                    vars(self)["_entries"].append(entry)
+
+
+def known_hosts(options: SshOptions) -> TrustedKeys:
     """Every trusted host key, read once per run (system, user, project files)."""
-    keys = paramiko.HostKeys()
-    for path in (*options.trusted_known_hosts, options.project_known_hosts):
+    keys = TrustedKeys()
+    paths = (*options.trusted_known_hosts, options.project_known_hosts)
+    for path in paths:
         expanded = path.expanduser()
         if expanded.is_file():
             keys.load(str(expanded))
+    keys.authorities = read_authorities(paths)
     return keys
 
 
+def _bare_name(name: str) -> str:
+    if name.startswith("[") and "]:" in name:
+        return name[1:].partition("]:")[0]
+    return name
+
+
+def _authorities(
+    trusted: paramiko.HostKeys | None, options: SshOptions, hop: Hop
+) -> list[Authority]:
+    """The @cert-authority lines that apply to ``hop`` (its own known_hosts files too)."""
+    found = list(getattr(trusted, "authorities", ()))
+    if trusted is None:
+        found = read_authorities((*options.trusted_known_hosts, options.project_known_hosts))
+    found += read_authorities(Path(p) for p in hop.known_hosts)
+    names = (hop.key_name, _bare_name(hop.key_name))
+    return [a for a in found if any(a.matches(n) for n in names)]
+
+
 def _client(
-    options: SshOptions, trusted: paramiko.HostKeys | None, host: HostInfo, policy: _Policy
+    options: SshOptions, trusted: paramiko.HostKeys | None, hop: Hop, policy: _Policy
 ) -> paramiko.SSHClient:
-    """A client that knows the trusted keys of ``host`` only.
+    """A client that knows the trusted keys of ``hop`` only (and its own known_hosts
+    files, when its options name some).
 
     Copying every known key into every client costs O(n^2) per client in paramiko
     (each insert scans the entries): seconds of CPU for a fleet of a hundred hosts.
     """
     client = paramiko.SSHClient()
     keys = trusted if trusted is not None else known_hosts(options)
-    name = host.address if host.port == SSH_PORT else f"[{host.address}]:{host.port}"
-    for keytype, key in (keys.lookup(name) or {}).items():
-        client.get_host_keys().add(name, keytype, key)
+    name = hop.key_name
+    found: list[Mapping[str, paramiko.PKey]] = [keys.lookup(name) or {}]
+    for extra in hop.known_hosts:
+        if Path(extra).is_file():
+            with contextlib.suppress(OSError, paramiko.SSHException):
+                extra_keys = TrustedKeys()
+                extra_keys.load(extra)
+                found.append(extra_keys.lookup(name) or {})
+    for entry in found:
+        for keytype, key in entry.items():
+            client.get_host_keys().add(name, keytype, key)
     client.set_missing_host_key_policy(policy)
     return client
+
+
+_Sock = socket.socket | paramiko.Channel | paramiko.ProxyCommand
 
 
 def run_ssh(
@@ -187,10 +298,13 @@ def run_ssh(
     *,
     stop: threading.Event | None = None,
     limits: OutputLimits | None = None,
+    route: Route | None = None,
 ) -> Execution:
     """Connect to ``host``, run ``script`` on ``sh -s``, return its output.
 
     ``trusted`` is ``known_hosts(options)``, passed in so a run reads the files once.
+    ``route`` says how to reach it (jump hosts, ProxyCommand, become); without one, the
+    host's inventory vars alone. Every hop's host key is verified the same way.
     Once ``stop`` is set (from any thread) the script's process group is killed on the
     host and the result, ``stopped``, comes back within about a second. ``limits``
     bound the output kept in memory (defaults: :class:`OutputLimits`).
@@ -198,29 +312,132 @@ def run_ssh(
     if stop is not None and stop.is_set():
         return Execution("error", message=_STOPPED_BEFORE, stopped=True)
     try:
-        sock = socket.create_connection((host.address, host.port), options.connect_timeout)
-    except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        return Execution(
-            "unreachable", message=f"cannot connect to {host.address}:{host.port}: {reason}"
-        )
-    sock = _quick(sock)
-    policy = _Policy(options)
-    client = _client(options, trusted, host, policy)
+        chosen = route or direct_route(host)
+    except ButlerError as exc:
+        return Execution("error", message=str(exc))
+    opened = _first_socket(chosen, options)
+    if isinstance(opened, Execution):
+        return opened
+    chain = _Chain(opened)
     try:
-        with when_stopped(stop, lambda: _shut(sock)):
-            refused = _connect(client, sock, host, options)
+        with when_stopped(stop, chain.shut):
+            reached = _through(chain, chosen, options, trusted)
         if stop is not None and stop.is_set():
             return Execution("error", message=_STOPPED_BEFORE, stopped=True)
-        if refused is not None and policy.accepted is not None:  # trusted, then refused
-            return replace(refused, host_key=policy.accepted, new_host_key=True)
-        if refused is not None:
-            return refused
-        done = _run(client, host, script, options, _Job(stop, limits))
+        if isinstance(reached, Execution):
+            return reached
+        client, policy = reached
+        done = _run(client, script, options, _Job(stop, limits, chosen.become))
         return replace(done, new_host_key=policy.accepted is not None)
     finally:
-        client.close()
-        sock.close()
+        chain.close()
+
+
+class _Chain:
+    """The first socket (or ProxyCommand) and every client opened through it."""
+
+    def __init__(self, first: socket.socket | paramiko.ProxyCommand) -> None:
+        self.first = first
+        self.clients: list[paramiko.SSHClient] = []
+
+    def shut(self) -> None:
+        """Make a connect in progress fail at once (its thread is blocked in paramiko)."""
+        if isinstance(self.first, socket.socket):
+            _shut(self.first)
+        else:
+            with contextlib.suppress(OSError, paramiko.SSHException):
+                self.first.close()
+
+    def close(self) -> None:
+        for client in reversed(self.clients):
+            client.close()
+        with contextlib.suppress(OSError, paramiko.SSHException):
+            self.first.close()
+
+
+def _first_socket(
+    route: Route, options: SshOptions
+) -> socket.socket | paramiko.ProxyCommand | Execution:
+    """The connection to the first hop: TCP (TCP_NODELAY), or the ProxyCommand's pipes."""
+    first = route.hops[0]
+    if route.proxy_command is not None:
+        # OpenSSH runs it with the user's shell (``exec`` in front); paramiko splits its
+        # argument with shlex and runs it without one: quoted whole for ``sh -c``.
+        try:
+            return paramiko.ProxyCommand(
+                shlex.join(["/bin/sh", "-c", "exec " + route.proxy_command])
+            )
+        except (paramiko.SSHException, OSError) as exc:
+            return Execution("unreachable", message=f"cannot start the ProxyCommand: {exc}")
+    try:
+        sock = _tcp(first, options.connect_timeout)
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        where = "" if len(route.hops) == 1 else "jump host "
+        return Execution(
+            "unreachable",
+            message=f"cannot connect to {where}{first.address}:{first.port}: {reason}",
+        )
+    return _quick(sock)
+
+
+def _tcp(hop: Hop, timeout: float) -> socket.socket:
+    """A TCP connection to ``hop`` (only over IPv4 or IPv6 when its AddressFamily says)."""
+    if not hop.family:
+        return socket.create_connection((hop.address, hop.port), timeout)
+    failure: OSError = OSError(f"no {socket.AddressFamily(hop.family).name} address")
+    for family, kind, proto, _, where in socket.getaddrinfo(
+        hop.address, hop.port, hop.family, socket.SOCK_STREAM
+    ):
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(where)
+        except OSError as exc:
+            sock.close()
+            failure = exc
+            continue
+        return sock
+    raise failure
+
+
+def _through(
+    chain: _Chain, route: Route, options: SshOptions, trusted: paramiko.HostKeys | None
+) -> tuple[paramiko.SSHClient, _Policy] | Execution:
+    """Log in to each hop in turn, each next one through a ``direct-tcpip`` channel."""
+    sock: _Sock = chain.first
+    for index, hop in enumerate(route.hops):
+        last = index == len(route.hops) - 1
+        strict = replace(options, accept_new=options.accept_new and not hop.strict)
+        policy = _Policy(strict, _authorities(trusted, options, hop))
+        client = _client(options, trusted, hop, policy)
+        chain.clients.append(client)
+        password = route.password if last else None
+        refused = _connect(client, sock, hop, options, password, authorities=policy.authorities)
+        label = "" if last else f"jump host {hop.shown}: "
+        if refused is not None:
+            if policy.accepted is not None:  # trusted, then refused
+                refused = replace(refused, host_key=policy.accepted, new_host_key=True)
+            return replace(refused, message=label + refused.message)
+        if last:
+            return client, policy
+        following = route.hops[index + 1]
+        transport = client.get_transport()
+        assert transport is not None  # connect() succeeded
+        try:
+            sock = transport.open_channel(
+                "direct-tcpip",
+                (following.address, following.port),
+                ("127.0.0.1", 0),
+                timeout=options.connect_timeout,
+            )
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            return Execution(
+                "unreachable",
+                message=f"{label}cannot reach {following.address}:{following.port}: "
+                f"{exc or type(exc).__name__}",
+            )
+    raise AssertionError("a route has at least one hop")  # pragma: no cover
 
 
 _STOPPED_BEFORE = "stopped before the check script started"
@@ -256,40 +473,60 @@ def _quick(sock: socket.socket) -> socket.socket:
 
 
 def _connect(
-    client: paramiko.SSHClient, sock: socket.socket, host: HostInfo, options: SshOptions
+    client: paramiko.SSHClient,
+    sock: _Sock,
+    hop: Hop,
+    options: SshOptions,
+    password: str | None,
+    *,
+    authorities: Sequence[Authority] = (),
 ) -> Execution | None:
     """Handshake, host key and login; the reason as an ``Execution`` when they fail."""
+    keys = [f for f in hop.identity_files if Path(f).is_file()]  # OpenSSH skips missing ones
+    if hop.key_alias:  # paramiko files the key under [hostname]:port unless port is 22
+        hostname, port = hop.key_alias, SSH_PORT
+    else:
+        hostname, port = hop.address, hop.port
     try:
         client.connect(
-            host.address,
-            port=host.port,
-            username=host.user,
-            key_filename=host.private_key_file,
-            look_for_keys=host.private_key_file is None,
-            allow_agent=host.private_key_file is None,
+            hostname,
+            port=port,
+            username=hop.user or _local_user(),
+            password=password,
+            key_filename=keys or None,  # type: ignore[arg-type]  # a list works too
+            look_for_keys=not hop.identity_files,
+            allow_agent=hop.agent and not hop.identities_only,
             sock=sock,
             timeout=options.connect_timeout,
             banner_timeout=options.banner_timeout,
             auth_timeout=options.auth_timeout,
             channel_timeout=options.connect_timeout,
-            transport_factory=_transport,
+            transport_factory=_cert_transport if authorities else _transport,
         )
     except _HostKeyRejected as exc:
         return Execution("error", message=exc.message)
     except paramiko.BadHostKeyException as exc:
         return Execution(
             "error",
-            message=f"host key for {host.address}:{host.port} {CHANGED_HOST_KEY}"
+            message=f"host key for {hop.address}:{hop.port} {CHANGED_HOST_KEY}"
             f"{exc.key.get_name()} {fingerprint(exc.key)}, known_hosts has "
             f"{fingerprint(exc.expected_key)}; possible man-in-the-middle, not connecting",
         )
     except paramiko.AuthenticationException as exc:
-        return Execution("error", message=f"authentication failed as {host.user}: {exc}")
+        missing = [f for f in hop.identity_files if f not in keys]
+        hint = f" (identity file not found: {', '.join(missing)})" if missing else ""
+        return Execution("error", message=f"authentication failed as {hop.user}: {exc}{hint}")
     except (paramiko.SSHException, OSError, EOFError) as exc:
         return Execution(
-            "error", message=f"SSH handshake with {host.address}:{host.port} failed: {exc}"
+            "error", message=f"SSH handshake with {hop.address}:{hop.port} failed: {exc}"
         )
     return None
+
+
+def _local_user() -> str:
+    import getpass
+
+    return getpass.getuser()
 
 
 @dataclass(frozen=True)
@@ -298,28 +535,26 @@ class _Job:
 
     stop: threading.Event | None
     limits: OutputLimits | None
+    become: Become | None = None
 
 
-def _run(
-    client: paramiko.SSHClient, host: HostInfo, script: str, options: SshOptions, job: _Job
-) -> Execution:
+def _run(client: paramiko.SSHClient, script: str, options: SshOptions, job: _Job) -> Execution:
     transport = client.get_transport()
     assert transport is not None  # connect() succeeded
     key = transport.get_remote_server_key()
     seen = f"{key.get_name()} {fingerprint(key)}"
     if options.keepalive:
         transport.set_keepalive(int(options.keepalive))
-    result = _exec(transport, script, host.become, options.command_timeout, job)
+    result = _exec(transport, script, options.command_timeout, job)
     return replace(result, host_key=seen)
 
 
-def _exec(
-    transport: paramiko.Transport, script: str, become: bool, deadline_s: float, job: _Job
-) -> Execution:
+def _exec(transport: paramiko.Transport, script: str, deadline_s: float, job: _Job) -> Execution:
+    become = job.become
     try:
         channel = transport.open_session(timeout=deadline_s)
         channel.exec_command(remote_command(deadline_s, become))
-        channel.sendall(script.encode())
+        channel.sendall(stdin_prefix(become) + script.encode())
         channel.shutdown_write()
     except (paramiko.SSHException, OSError, EOFError) as exc:
         return Execution("error", message=f"cannot start the check script: {exc}")
@@ -384,7 +619,7 @@ def _wait(
     return False
 
 
-def _kill_group(transport: paramiko.Transport, pgid: int, become: bool) -> bool:
+def _kill_group(transport: paramiko.Transport, pgid: int, become: Become | None) -> bool:
     """Kill the script's process group from a second channel; True once that ran."""
     limit = time.monotonic() + _KILL_S
     try:

@@ -22,6 +22,12 @@ class SshSettings(Frozen):
     auth_timeout: float = Field(10, gt=0)
     command_timeout: float = Field(300, gt=0, description="Deadline for one host's script.")
     keepalive: float = Field(15, ge=0, description="Keepalive interval; 0 disables.")
+    config_file: str | None = Field(
+        None,
+        description="ssh_config file for checks and playbooks (what `ssh -F` names; "
+        "repo-relative, absolute or ~/...); 'none' for none; unset: ~/.ssh/config then "
+        "/etc/ssh/ssh_config, as OpenSSH reads them.",
+    )
 
 
 class EvidenceSettings(Frozen):

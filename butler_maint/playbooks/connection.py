@@ -157,7 +157,7 @@ def connection_env(
     env = {
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_SSH_HOST_KEY_CHECKING": "True",  # either name may be the one ansible reads
-        "ANSIBLE_SSH_ARGS": ssh_args(options, user.ssh_args),
+        "ANSIBLE_SSH_ARGS": ssh_args(options, user.ssh_args, _jump_config(options, run_dir)),
         "ANSIBLE_LOCAL_TEMP": str(run_dir / "tmp"),
         "ANSIBLE_NOCOLOR": "True",
         "ANSIBLE_FORCE_COLOR": "False",
@@ -175,14 +175,12 @@ def connection_env(
     return Connection(env, tuple(warnings))
 
 
-def ssh_args(options: SshOptions, user_args: str | None) -> str:
-    """``ssh_args``: our host-key options first, then the user's (or ControlPersist)."""
-    user_files = [options.project_known_hosts]
-    global_files: list[Path] = []
-    for path in options.trusted_known_hosts:
-        (global_files if path.is_absolute() else user_files).append(path.expanduser())
-    strict = "accept-new" if options.accept_new else "yes"
-    args = [
+def ssh_args(options: SshOptions, user_args: str | None, config: Path | None = None) -> str:
+    """``ssh_args``: our host-key options first, then the user's (or ControlPersist);
+    with ``config``, ``-F config`` first (see :func:`jump_config_text`)."""
+    user_files, global_files, strict = _host_key_settings(options)
+    args = ["-F", str(config)] if config is not None else []
+    args += [
         "-o", f"UserKnownHostsFile={_ssh_paths(user_files)}",
         "-o", f"GlobalKnownHostsFile={_ssh_paths(global_files) if global_files else '/dev/null'}",
         "-o", f"StrictHostKeyChecking={strict}",
@@ -191,6 +189,38 @@ def ssh_args(options: SshOptions, user_args: str | None) -> str:
         args += ["-o", f"ServerAliveInterval={max(1, round(options.keepalive))}"]
     theirs = shlex.split(user_args) if user_args else list(PERSIST)
     return shlex.join(args + theirs)
+
+
+def _host_key_settings(options: SshOptions) -> tuple[list[Path], list[Path], str]:
+    user_files = [options.project_known_hosts]
+    global_files: list[Path] = []
+    for path in options.trusted_known_hosts:
+        (global_files if path.is_absolute() else user_files).append(path.expanduser())
+    return user_files, global_files, "accept-new" if options.accept_new else "yes"
+
+
+def jump_config_text(options: SshOptions) -> str:
+    """The ssh_config given to ansible's ssh with ``-F``: OpenSSH passes ``-F`` (and not
+    our ``-o`` options) to the ssh it starts for each ProxyJump hop, so the project's
+    host-key policy is written here for every host, jump hosts included; then the
+    ssh_config files checks read (``ssh.config_file``, else OpenSSH's own), included."""
+    user_files, global_files, strict = _host_key_settings(options)
+    lines = [
+        "# Written by butler-maint for one playbook run.",
+        "Host *",
+        f"  UserKnownHostsFile {_ssh_paths(user_files)}",
+        f"  GlobalKnownHostsFile {_ssh_paths(global_files) if global_files else '/dev/null'}",
+        f"  StrictHostKeyChecking {strict}",
+    ]
+    lines += [f'  Include "{_ssh_path(str(p.expanduser()))}"' for p in options.ssh_config]
+    return "\n".join(lines) + "\n"
+
+
+def _jump_config(options: SshOptions, run_dir: Path) -> Path:
+    path = run_dir / "ssh_config"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(jump_config_text(options), encoding="utf-8")
+    return path
 
 
 def _ssh_paths(paths: Iterable[Path]) -> str:

@@ -53,7 +53,9 @@ def make_plan(request: PlayRequest) -> Plan:
         warnings.append("plays pulled in by import_playbook keep their own serial settings")
     trees = [request.playbook.parent, request.root / "roles"]
     evidence = request.root / request.config.evidence.dir
-    redactor = run_redactor(request.inventory, trees, request.vault_password_file, [evidence])
+    redactor = run_redactor(
+        request.inventory, trees, request.vault_password_file, [evidence], request.vault_ids
+    )
     return Plan(hosts, entries, _args(request, extra), var_files, redactor, warnings)
 
 
@@ -81,6 +83,8 @@ def _args(request: PlayRequest, extra: list[str]) -> list[str]:
         args.append("--diff")
     if request.vault_password_file is not None:
         args += ["--vault-password-file", str(request.vault_password_file.absolute())]
+    for vault_id in request.vault_ids:
+        args += ["--vault-id", vault_id]
     return args
 
 

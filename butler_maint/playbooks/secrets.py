@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from butler_maint.errors import InventoryError
-from butler_maint.inventory import Inventory, UndecryptedSecret
+from butler_maint.inventory import Inventory, UndecryptedSecret, vault_secrets
 from butler_maint.playbooks.plays import Tagged, load_yaml_text
 from butler_maint.redact import Redactor
 
@@ -35,6 +34,7 @@ def run_redactor(
     trees: Iterable[Path],
     vault_password_file: Path | None,
     exclude: Iterable[Path] = (),
+    vault_ids: Sequence[str] = (),
 ) -> Redactor:
     """A redactor knowing every secret of the run (see the module docstring).
 
@@ -44,9 +44,10 @@ def run_redactor(
     values: list[str] = []
     for host in inventory.all_hosts():
         values += leaves([host.vars[name] for name in host.secret_vars if name in host.vars])
-    if vault_password_file is not None:
-        values += _password(vault_password_file)
-        vault = _vault(vault_password_file)
+    secrets = _secrets(vault_password_file, vault_ids)
+    if secrets:
+        values += _passwords(secrets)
+        vault = _vault(secrets)
         for path in _files(trees, {p.resolve() for p in exclude}):
             values += _vaulted_values(path, vault)
     redactor = Redactor()
@@ -80,29 +81,28 @@ def leaves(values: Iterable[Any]) -> list[str]:
     return out
 
 
-def _password(path: Path) -> list[str]:
-    """The vault password, unless the file is a script that prints it."""
-    if os.access(path, os.X_OK):
-        return []
-    try:
-        return [path.read_text(encoding="utf-8").strip()]
-    except (OSError, UnicodeDecodeError):
-        return []
-
-
-def _vault(password_file: Path) -> Any:
-    """ansible's VaultLib holding the password of ``password_file``."""
-    from ansible import constants
-    from ansible.errors import AnsibleError
+def _secrets(password_file: Path | None, vault_ids: Sequence[str]) -> list[tuple[str, Any]]:
+    """The run's vault secrets, as the inventory resolves them (ansible.cfg's too)."""
     from ansible.parsing.dataloader import DataLoader
-    from ansible.parsing.vault import VaultLib, get_file_vault_secret
 
-    try:
-        secret = get_file_vault_secret(filename=str(password_file), loader=DataLoader())
-        secret.load()
-    except AnsibleError as ex:
-        raise InventoryError(f"vault password file: {getattr(ex, 'message', ex)}") from None
-    return VaultLib([(constants.DEFAULT_VAULT_IDENTITY, secret)])
+    return vault_secrets(DataLoader(), password_file, vault_ids)
+
+
+def _passwords(secrets: list[tuple[str, Any]]) -> list[str]:
+    """The vault passwords themselves (also those a script printed)."""
+    found = []
+    for _label, secret in secrets:
+        raw = getattr(secret, "bytes", None)
+        if isinstance(raw, bytes) and raw.strip():
+            found.append(raw.decode("utf-8", "replace").strip())
+    return found
+
+
+def _vault(secrets: list[tuple[str, Any]]) -> Any:
+    """ansible's VaultLib holding the run's vault secrets."""
+    from ansible.parsing.vault import VaultLib
+
+    return VaultLib(secrets)
 
 
 def _files(trees: Iterable[Path], exclude: set[Path]) -> Iterator[Path]:

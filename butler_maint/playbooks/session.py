@@ -42,6 +42,7 @@ class PlayRequest:
     diff: bool = False
     extra_vars: tuple[str, ...] = ()
     vault_password_file: Path | None = None
+    vault_ids: tuple[str, ...] = ()
     forks: int | None = None
     serial: int | str | None = None
     max_fail_percentage: float | None = None

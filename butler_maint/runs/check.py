@@ -92,7 +92,12 @@ def run_check(
         Attestation(target.operator, request.ask, stop), request.forks or target.config.forks,
     )  # fmt: skip
     job_reach = reach or real_reach(
-        target.root, options, stop, target.inventory, target.vault_password_file
+        target.root,
+        options,
+        stop,
+        hosts,
+        inventory=target.inventory,
+        vault=target.vault_password_file,
     )
     runs = run_checklist_job(job, job_reach, stop, on_start=on_hosts, on_host_done=on_host_done)
     results = job_results(job, runs)

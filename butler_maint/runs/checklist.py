@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,19 +22,21 @@ from butler_maint.checks.preflight import render_problems
 from butler_maint.checks.runner import Context, HostRun, not_run, run_checklist
 from butler_maint.checks.testinfra import SubResult, judge_module
 from butler_maint.checks.types import REGISTRY
-from butler_maint.errors import ContentError, Problem
+from butler_maint.errors import ButlerError, ContentError, Problem
 from butler_maint.evidence import Result
 from butler_maint.evidence.model import Attested
 from butler_maint.evidence.summary import explain
 from butler_maint.executors import Execution, OutputLimits
 from butler_maint.executors.local import run_local
 from butler_maint.executors.ssh import SshOptions, known_hosts, run_ssh
+from butler_maint.executors.sshconfig import Routes
 from butler_maint.executors.testinfra import run_testinfra
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check
 from butler_maint.model.content import load_checklist
 from butler_maint.model.status import Status
+from butler_maint.playbooks.connection import read_user_settings
 from butler_maint.redact import Redactor
 from butler_maint.runs.record import to_result
 from butler_maint.runs.stop import Stop, Stopped
@@ -57,22 +59,36 @@ def real_reach(
     root: Path,
     options: SshOptions,
     stop: Stop,
+    hosts: Sequence[HostInfo] = (),
+    *,
     inventory: Inventory | None = None,
     vault: Path | None = None,
 ) -> Reach:
-    """Local hosts run ``sh`` here, the others are reached over SSH; ``stop`` ends them.
-    testinfra modules get the run's ``inventory`` (its first source) as
-    ``MOLECULE_INVENTORY_FILE`` and its ``vault`` password file."""
+    """Local hosts run ``sh`` here, the others are reached over SSH as their route says
+    (ssh args, ssh_config, jump hosts, become); ``stop`` ends them. The routes of
+    ``hosts`` are planned first: one that cannot be honoured raises ``RouteError``
+    (exit 2) naming the host and the variable, before anything runs. testinfra modules
+    get the run's ``inventory`` (its first source) as ``MOLECULE_INVENTORY_FILE`` and its
+    ``vault`` password file."""
     trusted = known_hosts(options)  # read once per run, shared by every host
     source = inventory.sources[0] if inventory is not None and inventory.sources else None
+    user = read_user_settings(root, os.environ)  # ansible.cfg's ssh_args, as for playbooks
+    where = f"ssh_args in {user.cfg}" if user.cfg else "ANSIBLE_SSH_ARGS"
+    routes = Routes(options.ssh_config, (where, user.ssh_args) if user.ssh_args else None)
+    for host in hosts:
+        routes(host)
 
     def execute(host: HostInfo, script: str, limits: OutputLimits) -> Execution:
+        try:
+            chosen = routes(host)
+        except ButlerError as exc:
+            return Execution("error", message=str(exc))
         if host.connection == "local":
             return run_local(
-                script, deadline_s=options.command_timeout, become=host.become,
+                script, deadline_s=options.command_timeout, become=chosen.become,
                 stop=stop.event, limits=limits,
             )  # fmt: skip
-        return run_ssh(host, script, options, trusted, stop=stop.event, limits=limits)
+        return run_ssh(host, script, options, trusted, stop=stop.event, limits=limits, route=chosen)
 
     def testinfra(host: HostInfo, module: str) -> tuple[Verdict, list[SubResult]]:
         run = run_testinfra(

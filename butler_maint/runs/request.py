@@ -24,6 +24,8 @@ class Target:
     accept_new_host_keys: bool = False
     vault_password_file: Path | None = None
     """Decrypts vault values for playbook steps (the inventory is already decrypted)."""
+    vault_ids: tuple[str, ...] = ()
+    """``--vault-id [LABEL@]FILE`` entries, for playbook steps as for the inventory."""
 
     def checklist_file(self, name: str) -> Path:
         """A checklist named on the command line: a path, else ``checklists/NAME.yaml``."""

@@ -39,6 +39,7 @@ class PlaybookSteps:
             extra_vars=(json.dumps(step.vars),) if step.vars else (),
             accept_new_host_keys=target.accept_new_host_keys,
             vault_password_file=target.vault_password_file,
+            vault_ids=target.vault_ids,
         )  # fmt: skip
         try:
             plan = make_plan(play)

@@ -248,7 +248,8 @@ def run_window(
         window = _Window(
             request, checklists, load_waivers(target.root),
             reach or real_reach(
-                target.root, options, stop, target.inventory, target.vault_password_file
+                target.root, options, stop, hosts,
+                inventory=target.inventory, vault=target.vault_password_file,
             ),
             play or playbooks,
             stop, steps=[_empty_step(step) for step in schedule.steps],

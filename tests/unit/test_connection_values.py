@@ -186,3 +186,32 @@ def test_ssh_args_refuse_a_known_hosts_path_that_would_end_the_value(tmp_path: P
         ssh_args(bad, None)
     good = SshOptions(project_known_hosts=tmp_path / "with space", trusted_known_hosts=())
     assert f'UserKnownHostsFile="{tmp_path}/with space"' in ssh_args(good, None)
+
+
+def test_the_ssh_config_of_a_play_sets_host_keys_for_jump_hosts_and_includes_theirs(
+    tmp_path: Path,
+) -> None:
+    """OpenSSH gives a ProxyJump hop ``-F`` but none of the ``-o`` options: the file
+    itself carries the project's host-key policy; read back by the real ``ssh -G``."""
+    from butler_maint.playbooks.connection import jump_config_text
+
+    theirs = tmp_path / "their config"
+    theirs.write_text("Host jumpy\n  HostName 10.9.9.9\n  User hopper\n")
+    options = SshOptions(
+        project_known_hosts=tmp_path / "known hosts", trusted_known_hosts=(),
+        ssh_config=(theirs,),
+    )  # fmt: skip
+    config = tmp_path / "play_config"
+    config.write_text(jump_config_text(options))
+    args = ssh_args(options, None, config)
+    assert args.startswith(f"-F {config}")
+    if shutil.which("ssh") is None:
+        pytest.skip("ssh is missing")
+    done = subprocess.run(
+        ["ssh", "-G", "-F", str(config), "jumpy"], capture_output=True, text=True, check=True
+    )
+    seen = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+    assert (seen["hostname"], seen["user"]) == ("10.9.9.9", "hopper")
+    assert seen["userknownhostsfile"] == str(tmp_path / "known hosts")
+    assert seen["globalknownhostsfile"] == "/dev/null"
+    assert seen["stricthostkeychecking"] == "true"
