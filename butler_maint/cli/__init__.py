@@ -35,6 +35,7 @@ COMMAND_MODULES = {
     "schema": "content_cmds",
     "validate": "content_cmds",
     "window": "window_cmds",
+    "worker": "worker_cmds",
 }
 
 

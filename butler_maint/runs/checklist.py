@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from butler_maint.checks.base import Verdict
 from butler_maint.checks.runner import Context, HostRun, not_run, run_checklist
@@ -42,16 +42,35 @@ Execute = Callable[[HostInfo, str, OutputLimits], Execution]
 RunModule = Callable[[HostInfo, str], tuple[Verdict, list[SubResult]]]
 
 
+Gather = Callable[[Stop], list["HostRun"]]
+"""Waits for a segment's shard and returns its host runs (``error`` ones when it failed)."""
+
+
+class Remote(Protocol):
+    """Hosts in network segments, run by the segments' workers (``butler_maint.workers``)."""
+
+    def split(self, hosts: list[HostInfo]) -> tuple[list[HostInfo], dict[str, list[HostInfo]]]:
+        """The hosts run here, and the others by segment."""
+        ...
+
+    def send(self, job: ChecklistJob, segment: str, hosts: list[HostInfo]) -> Gather:
+        """Send the segment's part of the job; raises CannotRunError when the broker is down."""
+        ...
+
+
 @dataclass(frozen=True)
 class Reach:
-    """How a run reaches its hosts: a script executor and a testinfra runner."""
+    """How a run reaches its hosts: a script executor and a testinfra runner, and the
+    workers of network segments when a broker is configured."""
 
     execute: Execute
     testinfra: RunModule
+    remote: Remote | None = None
 
 
-def real_reach(root: Path, options: SshOptions, stop: Stop) -> Reach:
-    """Local hosts run ``sh`` here, the others are reached over SSH; ``stop`` ends them."""
+def real_reach(root: Path, options: SshOptions, stop: Stop, remote: Remote | None = None) -> Reach:
+    """Local hosts run ``sh`` here, the others are reached over SSH; ``stop`` ends them;
+    hosts in a network segment go to its workers (``remote``)."""
     trusted = known_hosts(options)  # read once per run, shared by every host
 
     def execute(host: HostInfo, script: str, limits: OutputLimits) -> Execution:
@@ -65,7 +84,7 @@ def real_reach(root: Path, options: SshOptions, stop: Stop) -> Reach:
     def testinfra(host: HostInfo, module: str) -> tuple[Verdict, list[SubResult]]:
         return judge_module(run_testinfra(host, root / module, options, stop=stop.event))
 
-    return Reach(execute, testinfra)
+    return Reach(execute, testinfra, remote)
 
 
 def redactor_for(checklist: Checklist, hosts: list[HostInfo]) -> Redactor:
@@ -157,6 +176,8 @@ class ChecklistJob:
     waivers: list[LoadedWaiver]
     attest: Attestation
     forks: int = 20
+    path: Path | None = None
+    """The checklist's file (None: ``checklists/NAME.yaml``): what a worker runs."""
 
 
 def run_checklist_job(
@@ -167,7 +188,42 @@ def run_checklist_job(
     on_start: Callable[[int], None] | None = None,
     on_host_done: Callable[[HostRun], None] | None = None,
 ) -> list[HostRun]:
-    """Run the job's checklist on its hosts (waivers applied); a stop leaves hosts ``not_run``."""
+    """Run the job's checklist on its hosts (waivers applied); a stop leaves hosts ``not_run``.
+    Hosts in network segments are sent to their workers first, then the others run here."""
+    if reach.remote is not None:
+        here, away = reach.remote.split(job.hosts)
+        if away:
+            gathers = [reach.remote.send(job, segment, hosts) for segment, hosts in away.items()]
+            return _waived(
+                job,
+                _run_with_workers(
+                    job, reach, stop, here, gathers, on_start=on_start, on_host_done=on_host_done
+                ),
+            )
+    return _waived(job, _run_here(job, reach, stop, on_start, on_host_done))
+
+
+def _run_with_workers(
+    job: ChecklistJob, reach: Reach, stop: Stop, here: list[HostInfo], gathers: list[Gather],
+    *, on_start: Callable[[int], None] | None, on_host_done: Callable[[HostRun], None] | None,
+) -> list[HostRun]:  # fmt: skip
+    """The shards sent, run the local hosts, then gather the shards; in the job's order."""
+    if on_start:
+        on_start(len(job.hosts))
+    runs = _run_here(replace(job, hosts=here), reach, stop, None, on_host_done) if here else []
+    for gather in gathers:
+        for run in gather(stop):
+            runs.append(run)
+            if on_host_done:
+                on_host_done(run)
+    order = {host.name: index for index, host in enumerate(job.hosts)}
+    return sorted(runs, key=lambda run: order[run.host])
+
+
+def _run_here(
+    job: ChecklistJob, reach: Reach, stop: Stop, on_start: Callable[[int], None] | None,
+    on_host_done: Callable[[HostRun], None] | None,
+) -> list[HostRun]:  # fmt: skip
     checklist = job.checklist
     ctx = Context(
         reach.execute, redactor_for(checklist, job.hosts), REGISTRY, reach.testinfra, stop.event
@@ -180,8 +236,12 @@ def run_checklist_job(
     except Stopped:  # a question was interrupted: nothing ran
         message = "not run: the run was interrupted before its hosts were checked"
         runs = [not_run(checklist, h.name, message) for h in job.hosts]
+    return runs
+
+
+def _waived(job: ChecklistJob, runs: list[HostRun]) -> list[HostRun]:
     match = inventory_matcher(job.inventory)
-    return waive_runs(runs, job.waivers, datetime.now(UTC), match, checklist.checklist)
+    return waive_runs(runs, job.waivers, datetime.now(UTC), match, job.checklist.checklist)
 
 
 def job_results(job: ChecklistJob, runs: list[HostRun]) -> list[Result]:

@@ -245,7 +245,7 @@ def run_window(
         playbooks = PlaybookSteps(target, Path(workdir))
         window = _Window(
             request, checklists, load_waivers(target.root),
-            reach or real_reach(target.root, options, stop), play or playbooks,
+            reach or real_reach(target.root, options, stop, target.remote), play or playbooks,
             stop, steps=[_empty_step(step) for step in schedule.steps],
             remediations=Remediations(first_step=len(schedule.steps) + 1),
         )  # fmt: skip
