@@ -12,6 +12,7 @@ off: a worker does nothing but run shards.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,18 +87,18 @@ class Broker:
             self.redis().ping()
         except redis.RedisError as exc:
             raise CannotRunError(
-                f"broker {self.shown} is unreachable ({type(exc).__name__}: {shown(str(exc))}); "
+                f"broker {self.shown} is unreachable or refused us ({type(exc).__name__}: "
+                f"{shown(str(exc))}); "
                 "nothing was run on the workers of the network segments"
             ) from None
 
 
+_URL_PASSWORD = re.compile(r"(rediss?://[^:/@\s]*:)[^@\s]*@")
+
+
 def shown(text: str) -> str:
-    """``text`` with the password of any redis URL in it masked."""
-    parts = urlsplit(text) if "://" in text else None
-    if parts is None or parts.password is None:
-        return text
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    """``text`` with the password of every redis URL in it masked."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def password(settings: BrokerSettings, root: Path) -> str | None:

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import redis
 import yaml
 
 from butler_maint.evidence import EvidenceStore
-from butler_maint.evidence.model import Report
+from butler_maint.evidence.model import Report, iso_z
 from butler_maint.model.config import load_config
 from tests.harness.segments import REDIS, Netns, Redis, Worker
 from tests.harness.sshd_fleet import FleetFactory, SshdFleet
@@ -279,3 +280,64 @@ def test_broker_down_is_a_clear_error_and_nothing_is_recorded(clean: Site, tmp_p
     assert "broker redis://:***@127.0.0.1:" in done.stderr and "unreachable" in done.stderr
     assert PASSWORD not in done.stderr
     assert not list((other / "evidence").rglob("*.yaml")) if (other / "evidence").exists() else True
+
+
+def _controller(base: Path, name: str, broker_url: str, namespace: str) -> Path:
+    """A controller's own clone of the content, with its own evidence, one broker."""
+    root = base / name
+    for sub in ("checklists", "schedules", "inventories"):
+        (root / sub).mkdir(parents=True)
+    checklist = {"checklist": "health", "hosts": "all", "checks": [QUICK["checks"][0]]}
+    (root / "checklists" / "health.yaml").write_text(yaml.safe_dump(checklist))
+    routine = {"routine": "hourly", "timezone": "UTC", "every": "0 * * * *",
+               "duration": "30m", "checklist": "health"}  # fmt: skip
+    (root / "schedules" / "hourly.yaml").write_text(yaml.safe_dump(routine))
+    inventory = {"all": {"hosts": {"localhost": {"ansible_connection": "local"}}}}
+    (root / "inventories" / "local.yml").write_text(yaml.safe_dump(inventory))
+    config = {"inventory": "inventories/local.yml",
+              "broker": {"url": broker_url, "namespace": namespace}}  # fmt: skip
+    (root / "butler.yaml").write_text(yaml.safe_dump(config))
+    return root
+
+
+def _popen(argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        argv, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def _reports(root: Path) -> list[Path]:
+    return (
+        sorted((root / "evidence").rglob("*-health.yaml")) if (root / "evidence").exists() else []
+    )
+
+
+def test_two_run_due_controllers_run_each_occurrence_once(clean: Site, tmp_path: Path) -> None:
+    roots = [_controller(tmp_path, n, clean.broker.url(), clean.namespace) for n in ("c1", "c2")]
+    env = {**os.environ, "BUTLER_BROKER_PASSWORD": PASSWORD}
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    for at in (hour + timedelta(minutes=5), hour + timedelta(minutes=10)):  # twice each
+        argv = ["run-due", "--at", at.isoformat()]
+        calls = [_popen([BUTLER, "-C", str(root), *argv], env) for root in roots]
+        for call in calls:
+            _out, err = call.communicate(timeout=60)
+            assert (call.returncode, err) == (0, "")
+    ran = [len(_reports(root)) for root in roots]
+    assert sorted(ran) == [0, 1]  # one controller ran the occurrence, once
+    claim = clean.redis().get(f"{clean.namespace}:butler:occurrence:hourly:{iso_z(hour)}")
+    assert claim is not None and claim.decode().startswith("done ")
+
+
+def test_run_due_with_the_broker_down_runs_nothing(clean: Site, tmp_path: Path) -> None:
+    down = f"redis://127.0.0.1:{clean.broker.port + 1}/0"
+    root = _controller(tmp_path, "c3", down, clean.namespace)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    done = subprocess.run(
+        [BUTLER, "-C", str(root), "run-due", "--at", (hour + timedelta(minutes=5)).isoformat()],
+        env={**os.environ, "BUTLER_BROKER_PASSWORD": PASSWORD}, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "hourly" in done.stderr and "refused" in done.stderr and "unreachable" in done.stderr
+    assert PASSWORD not in done.stderr
+    assert _reports(root) == []
