@@ -72,17 +72,87 @@ def _listening(host: str, port: int) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A CA and a server certificate for 127.0.0.1 signed by it (PEM files)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    @classmethod
+    def make(cls, base: Path) -> TlsFiles:
+        import datetime as dt
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        base.mkdir(parents=True, exist_ok=True)
+        now = dt.datetime.now(dt.UTC)
+
+        def name(text: str) -> x509.Name:
+            return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+        def pem(path: Path, data: bytes) -> Path:
+            path.write_bytes(data)
+            path.chmod(0o600)
+            return path
+
+        ca_key, key = (
+            ec.generate_private_key(ec.SECP256R1()),
+            ec.generate_private_key(ec.SECP256R1()),
+        )
+        start, end = now - dt.timedelta(minutes=5), now + dt.timedelta(days=1)
+        issuer = name("test broker CA")
+        ca = (
+            x509.CertificateBuilder().subject_name(issuer).issuer_name(issuer)
+            .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )  # fmt: skip
+        cert = (
+            x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )  # fmt: skip
+        private = serialization.PrivateFormat.TraditionalOpenSSL
+        return cls(
+            pem(base / "ca.pem", ca.public_bytes(serialization.Encoding.PEM)),
+            pem(base / "server.pem", cert.public_bytes(serialization.Encoding.PEM)),
+            pem(base / "server.key", key.private_bytes(
+                serialization.Encoding.PEM, private, serialization.NoEncryption()
+            )),
+        )  # fmt: skip
+
+
 class Redis:
     """A real redis-server with a password on 127.0.0.1 and the given addresses."""
 
-    def __init__(self, base: Path, password: str, binds: list[str]) -> None:
+    def __init__(
+        self, base: Path, password: str, binds: list[str], tls: TlsFiles | None = None
+    ) -> None:
         base.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.password = password
         self.log = base / "redis.log"
         config = base / "redis.conf"
+        listen = f"port {self.port}\n"
+        if tls is not None:  # TLS only: the plain port is off
+            listen = (
+                f"port 0\ntls-port {self.port}\ntls-cert-file {tls.cert}\n"
+                f"tls-key-file {tls.key}\ntls-ca-cert-file {tls.ca}\ntls-auth-clients no\n"
+            )
         config.write_text(
-            f"port {self.port}\nbind 127.0.0.1 {' '.join(binds)}\nrequirepass {password}\n"
+            f"{listen}bind 127.0.0.1 {' '.join(binds)}\nrequirepass {password}\n"
             f'save ""\nappendonly no\ndir {base}\nlogfile {self.log}\n'
         )
         self.proc = subprocess.Popen(
@@ -97,9 +167,11 @@ class Redis:
                 raise RuntimeError(f"redis-server did not start: {self.log.read_text()[-500:]}")
             time.sleep(0.05)
 
+        self.scheme = "rediss" if tls is not None else "redis"
+
     def url(self, host: str = "127.0.0.1") -> str:
         """The broker URL without the password (it comes from the environment)."""
-        return f"redis://{host}:{self.port}/0"
+        return f"{self.scheme}://{host}:{self.port}/0"
 
     def stop(self) -> None:
         """Kill the server (the broker goes down at once)."""
@@ -112,13 +184,14 @@ class Worker:
     """``butler-maint worker`` inside a segment's namespace."""
 
     def __init__(
-        self, root: Path, ns: Netns, segment: str, name: str, *, broker_url: str,
+        self, root: Path, ns: Netns | None, segment: str, name: str, *, broker_url: str,
         env: Mapping[str, str], log: Path,
     ) -> None:  # fmt: skip
         self.name = name
         self.log = log
+        inside = ["ip", "netns", "exec", ns.name] if ns is not None else []
         argv = [
-            "ip", "netns", "exec", ns.name, str(Path(sys.executable).with_name("butler-maint")),
+            *inside, str(Path(sys.executable).with_name("butler-maint")),
             "-C", str(root), "worker", "--segment", segment, "--name", name, "--broker", broker_url,
         ]  # fmt: skip
         with log.open("ab") as out:
