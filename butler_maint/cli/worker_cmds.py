@@ -67,4 +67,4 @@ def worker_cmd(
         f"worker {setup.name}: segment {segment}, queue {broker.queue(segment)} on {broker.shown}",
         err=True,
     )
-    start_worker(setup)
+    start_worker(setup, on_ready=lambda: click.echo(f"worker {setup.name}: ready", err=True))

@@ -21,7 +21,7 @@ from butler_maint.checks.base import Verdict
 from butler_maint.checks.runner import Context, HostRun, not_run, run_checklist
 from butler_maint.checks.testinfra import SubResult, judge_module
 from butler_maint.checks.types import REGISTRY
-from butler_maint.evidence import Result
+from butler_maint.evidence import PlaybookStep, Result
 from butler_maint.evidence.model import Attested
 from butler_maint.evidence.summary import explain
 from butler_maint.executors import Execution, OutputLimits
@@ -31,6 +31,7 @@ from butler_maint.executors.testinfra import run_testinfra
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check
+from butler_maint.model.schedule import PlaybookStep as PlaybookStepSpec
 from butler_maint.model.status import Status
 from butler_maint.redact import Redactor
 from butler_maint.runs.record import to_result
@@ -44,6 +45,8 @@ RunModule = Callable[[HostInfo, str], tuple[Verdict, list[SubResult]]]
 
 Gather = Callable[[Stop], list["HostRun"]]
 """Waits for a segment's shard and returns its host runs (``error`` ones when it failed)."""
+PlayGather = Callable[[Stop], tuple[PlaybookStep, str | None]]
+"""Waits for a segment's playbook shard: the step as recorded there, and a run error."""
 
 
 class Remote(Protocol):
@@ -55,6 +58,13 @@ class Remote(Protocol):
 
     def send(self, job: ChecklistJob, segment: str, hosts: list[HostInfo]) -> Gather:
         """Send the segment's part of the job; raises CannotRunError when the broker is down."""
+        ...
+
+    def play(
+        self, step: PlaybookStepSpec, segment: str, hosts: list[HostInfo], dry_run: bool,
+        inventory: Inventory,
+    ) -> PlayGather:  # fmt: skip
+        """Send the segment's part of a playbook step (CannotRunError: the broker is down)."""
         ...
 
 

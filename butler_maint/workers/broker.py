@@ -23,6 +23,7 @@ from butler_maint.errors import ButlerError, CannotRunError
 from butler_maint.model.config import BrokerSettings
 
 TASK = "butler_maint.shard"
+PLAY_TASK = "butler_maint.play"
 CONNECT_TIMEOUT_S = 5.0
 
 

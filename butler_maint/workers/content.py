@@ -40,6 +40,15 @@ def recorded(root: Path, checklist: Checklist, path: Path, inventory: Inventory)
     return Content(git_commit=found.git_commit, files=found.files)
 
 
+def recorded_play(root: Path, playbook: Path, inventory: Inventory) -> Content:
+    """The content digest of a playbook step: the playbook, the inventory, the commit."""
+    files = [playbook, *inventory.files()]
+    for file in files:
+        relative(root, file)
+    found = content_provenance(root, files)
+    return Content(git_commit=found.git_commit, files=found.files)
+
+
 def difference(expected: Content, own: Content) -> str | None:
     """Why this worker's content is not the controller's, or None when it is."""
     if expected.git_commit and own.git_commit and expected.git_commit != own.git_commit:

@@ -20,16 +20,25 @@ from pydantic import ValidationError
 
 from butler_maint.checks.runner import CheckResult, HostRun
 from butler_maint.errors import CannotRunError
-from butler_maint.inventory import HostInfo
+from butler_maint.evidence import PlaybookStep, Result
+from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.content import checklist_path
+from butler_maint.model.schedule import PlaybookStep as PlaybookStepSpec
 from butler_maint.model.status import Status
-from butler_maint.runs.checklist import ChecklistJob, Gather
+from butler_maint.runs.checklist import ChecklistJob, Gather, PlayGather
 from butler_maint.runs.stop import Stop
 from butler_maint.workers import segments
-from butler_maint.workers.broker import TASK, Broker, celery_app, shown
-from butler_maint.workers.content import recorded, relative
-from butler_maint.workers.shard import Outcome, Shard, ShardCheck, from_wire
+from butler_maint.workers.broker import PLAY_TASK, TASK, Broker, celery_app, shown
+from butler_maint.workers.content import recorded, recorded_play, relative
+from butler_maint.workers.shard import (
+    Outcome,
+    PlayOutcome,
+    PlayShard,
+    Shard,
+    ShardCheck,
+    from_wire,
+)
 
 POLL_S = 0.2
 WITHDRAWN_TTL_S = 86400
@@ -85,18 +94,60 @@ class Workers:
     def send(self, job: ChecklistJob, segment: str, hosts: list[HostInfo]) -> Gather:
         """Send the shard to the segment's queue; CannotRunError when the broker is down."""
         shard = self.shard(job, segment, hosts)
+        self._send(TASK, shard)
+        return lambda stop: self.gather(shard, job.checklist, stop)
+
+    def play(
+        self, step: PlaybookStepSpec, segment: str, hosts: list[HostInfo], dry_run: bool,
+        inventory: Inventory,
+    ) -> PlayGather:  # fmt: skip
+        """Send a playbook step's shard to the segment's queue (CannotRunError: broker down)."""
+        root = self.broker.root
+        path = root / step.playbook
+        shard = PlayShard(
+            id=uuid.uuid4().hex, namespace=self.broker.namespace, segment=segment,
+            playbook=relative(root, path), vars=dict(step.vars), check_mode=dry_run,
+            hosts=[h.name for h in hosts], inventory=[relative(root, s) for s in inventory.sources],
+            content=recorded_play(root, path, inventory),
+        )  # fmt: skip
+        self._send(PLAY_TASK, shard)
+        return lambda stop: self.gather_play(shard, stop)
+
+    def _send(self, task: str, shard: Shard | PlayShard) -> None:
         self.broker.ping()
         try:
             self.app.send_task(
-                TASK, args=[shard.model_dump(mode="json")], queue=self.broker.queue(segment),
+                task, args=[shard.model_dump(mode="json")], queue=self.broker.queue(shard.segment),
                 task_id=shard.id,
             )  # fmt: skip
         except Exception as exc:  # kombu's and redis' connection errors, whatever their class
             raise CannotRunError(
-                f"broker {self.broker.shown}: could not send the shard of segment {segment}: "
-                f"{shown(str(exc))}"
+                f"broker {self.broker.shown}: could not send the shard of segment "
+                f"{shard.segment}: {shown(str(exc))}"
             ) from None
-        return lambda stop: self.gather(shard, job.checklist, stop)
+
+    def gather_play(self, shard: PlayShard, stop: Stop) -> tuple[PlaybookStep, str | None]:
+        """The playbook step as the worker recorded it, or its hosts ``error``."""
+        try:
+            value = self._wait(shard, stop)
+            outcome = PlayOutcome.model_validate(value)
+        except _Given as given:
+            return _play_error(shard, given.message), None
+        except ValidationError as exc:
+            why = f"segment {shard.segment}: the worker's answer is not understood: {exc}"
+            return _play_error(shard, why), None
+        stamp = {"worker": outcome.worker, "redelivered_from": outcome.before or None}
+        if outcome.refused is not None or outcome.step is None:
+            why = (
+                f"worker {outcome.worker} of segment {shard.segment} refused the playbook "
+                f"shard: {outcome.refused}"
+            )
+            step = _play_error(shard, why)
+        else:
+            step = PlaybookStep.model_validate(outcome.step)
+        results = [r.model_copy(update=stamp) for r in step.results]
+        error = "; ".join(f"{outcome.worker}: {e}" for e in outcome.errors) or None
+        return step.model_copy(update={"results": results}), error
 
     def gather(self, shard: Shard, checklist: Checklist, stop: Stop) -> list[HostRun]:
         """The shard's host runs, or its hosts ``error`` (``not_run`` when stopped)."""
@@ -109,7 +160,7 @@ class Workers:
             return status_hosts
         return self._runs(shard, checklist, value)
 
-    def _wait(self, shard: Shard, stop: Stop) -> Any:
+    def _wait(self, shard: Shard | PlayShard, stop: Stop) -> Any:
         """The task's return value once a worker finished it; raises _Given otherwise."""
         import redis
 
@@ -143,7 +194,7 @@ class Workers:
             raise _Given(f"the worker of segment {shard.segment} failed: {shown(str(value))}")
         return value
 
-    def _why_not(self, shard: Shard, owner: str | None, timeout: float) -> str:
+    def _why_not(self, shard: Shard | PlayShard, owner: str | None, timeout: float) -> str:
         queue = self.broker.queue(shard.segment)
         if owner is None:
             return (
@@ -156,7 +207,7 @@ class Workers:
             f"other worker took it over within {timeout:g} s (queue {queue})"
         )
 
-    def _withdraw(self, client: Any, shard: Shard) -> None:
+    def _withdraw(self, client: Any, shard: Shard | PlayShard) -> None:
         """A worker that takes the shard from now on drops it."""
         client.set(self.broker.key("shard", shard.id, "withdrawn"), b"1", ex=WITHDRAWN_TTL_S)
 
@@ -186,6 +237,13 @@ class _Given(Exception):
         super().__init__(message)
         self.message = message
         self.stopped = stopped
+
+
+def _play_error(shard: PlayShard, why: str) -> PlaybookStep:
+    results = [
+        Result(host=h, check="(playbook)", status=Status.ERROR, message=why) for h in shard.hosts
+    ]
+    return PlaybookStep(playbook=shard.playbook, check_mode=shard.check_mode, results=results)
 
 
 def _last(names: list[bytes]) -> str | None:

@@ -53,6 +53,31 @@ class Shard(Wire):
     content: Content
 
 
+class PlayShard(Wire):
+    """One segment's part of a playbook step: the worker runs its own copy of the playbook."""
+
+    id: str
+    namespace: str
+    segment: str
+    playbook: str = Field(description="Repo-relative path of the playbook.")
+    vars: dict[str, Any] = Field(default_factory=dict, description="The step's vars.")
+    check_mode: bool = False
+    hosts: list[str]
+    inventory: list[str]
+    content: Content
+
+
+class PlayOutcome(Wire):
+    """What a worker sends back for a playbook shard: the step as recorded, or a refusal."""
+
+    worker: str
+    deliveries: int = Field(1, ge=1)
+    before: list[str] = Field(default_factory=list)
+    refused: str | None = None
+    step: dict[str, Any] | None = Field(None, description="The evidence PlaybookStep.")
+    errors: list[str] = Field(default_factory=list, description="Errors of the run itself.")
+
+
 class WireSub(Wire):
     """A testinfra test function's result."""
 

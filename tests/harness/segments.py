@@ -200,6 +200,14 @@ class Worker:
                 start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509
             )  # fmt: skip
 
+    def wait_ready(self) -> None:
+        """Until the worker says it consumes its queue (or exits: an error)."""
+        deadline = time.monotonic() + 60
+        while f"worker {self.name}: ready" not in self.log.read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {self.name} never got ready: {self.log.read_text()}")
+            time.sleep(0.05)
+
     def kill(self) -> None:
         """kill -9: no warm shutdown, the shard it runs is left unacknowledged."""
         with contextlib.suppress(ProcessLookupError):

@@ -33,6 +33,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 PASSWORD = "s3cret-broker-pw"
+# Waits (at most 30 s) until the test opens the gate: a shard that runs until then.
+GATE = "for i in $(seq 300); do [ -e {{ sandbox }}/go ] && break; sleep 0.1; done; "
 BUTLER = str(Path(sys.executable).with_name("butler-maint"))
 QUICK = {
     "checklist": "quick",
@@ -42,8 +44,24 @@ QUICK = {
 SLOW = {
     "checklist": "slow",
     "hosts": "all",
-    "checks": [{"id": "nap", "command": {"run": "sleep 2; echo up", "expect": {"stdout": "up"}}}],
+    "checks": [{"id": "gated", "command": {"run": GATE + "echo up", "expect": {"stdout": "up"}}}],
 }
+
+
+MARK = [{
+    "hosts": "all", "gather_facts": False,
+    "tasks": [{"name": "mark the host", "ansible.builtin.shell":
+               GATE + "echo played >> {{ sandbox }}/played"}],
+}]  # fmt: skip
+OPENS = (datetime.now(UTC).hour + 12) % 24  # never inside an occurrence: ad hoc runs
+PATCH = {
+    "window": "patch", "timezone": "UTC", "every": f"0 {OPENS} * * *", "duration": "3h",
+    "hosts": "all", "steps": [{"checklist": "quick"}, {"playbook": "playbooks/mark.yml"}],
+}  # fmt: skip
+SLOW_PATCH = {
+    **PATCH, "window": "slowpatch",
+    "steps": [{"playbook": "playbooks/mark.yml"}],
+}  # fmt: skip
 
 
 @dataclass
@@ -56,6 +74,16 @@ class Site:
     namespace: str
     logs: Path
     workers: list[Worker]
+    sandboxes: dict[str, Path]
+
+    def open_gates(self) -> None:
+        for box in self.sandboxes.values():
+            (box / "go").touch()
+
+    def played(self) -> dict[str, int]:
+        """How many times the playbook ran its task on each host."""
+        marks = {name: box / "played" for name, box in self.sandboxes.items()}
+        return {n: len(m.read_text().splitlines()) if m.exists() else 0 for n, m in marks.items()}
 
     def worker(self, segment: str, name: str, root: Path | None = None) -> Worker:
         ns = self.segments[segment]
@@ -108,7 +136,8 @@ def _fleet_inventory(fleets: dict[str | None, SshdFleet]) -> dict[str, Any]:
     for segment, fleet in fleets.items():
         for name in fleet.hosts:
             extra = {"butler_segment": segment} if segment else {}
-            hosts[name] = {**fleet.host_vars(name), **extra}
+            python = {"ansible_python_interpreter": "/usr/bin/python3"}
+            hosts[name] = {**fleet.host_vars(name), **python, **extra}
     return {"all": {"hosts": hosts}}
 
 
@@ -129,7 +158,7 @@ def site(
         fleets[None] = sshd_fleet_factory(1, prefix="here")
         broker = Redis(base / "redis", PASSWORD, [ns.host_addr for ns in segments.values()])
         root = base / "repo"
-        for sub in ("checklists", "inventories", "logs"):
+        for sub in ("checklists", "inventories", "logs", "playbooks", "schedules"):
             (root / sub).mkdir(parents=True)
         namespace = f"t{os.getpid()}"
         config = {
@@ -145,6 +174,9 @@ def site(
         (root / "known_hosts").write_text(
             "".join(f.known_hosts.read_text() for f in fleets.values())
         )
+        (root / "playbooks" / "mark.yml").write_text(yaml.safe_dump(MARK, sort_keys=False))
+        for window in (PATCH, SLOW_PATCH):
+            (root / "schedules" / f"{window['window']}.yaml").write_text(yaml.safe_dump(window))
         for checklist in (QUICK, SLOW):
             (root / "checklists" / f"{checklist['checklist']}.yaml").write_text(
                 yaml.safe_dump(checklist)
@@ -155,7 +187,8 @@ def site(
             ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.org",
              "commit", "-qm", "content"], check=True,
         )  # fmt: skip
-        site = Site(root, broker, segments, namespace, root / "logs", [])
+        sandboxes = {n: h.sandbox for f in fleets.values() for n, h in f.hosts.items()}
+        site = Site(root, broker, segments, namespace, root / "logs", [], sandboxes)
         yield site
         site.stop_workers()
     finally:
@@ -171,6 +204,9 @@ def site(
 @pytest.fixture
 def clean(site: Site) -> Iterator[Site]:
     site.redis().flushall()
+    for box in site.sandboxes.values():
+        (box / "played").unlink(missing_ok=True)
+        (box / "go").unlink(missing_ok=True)
     yield site
     site.stop_workers()
 
@@ -194,6 +230,46 @@ def test_one_report_with_every_host_and_the_worker_of_each(clean: Site) -> None:
     assert PASSWORD not in evidence and PASSWORD not in done.stderr + done.stdout
 
 
+def test_a_window_runs_checklist_and_playbook_steps_on_the_segments_workers(
+    clean: Site,
+) -> None:
+    clean.worker("a", "wa1")
+    clean.worker("b", "wb1")
+    clean.open_gates()
+    done = clean.run("window", "run", "patch")
+    assert done.returncode == 0, done.stderr
+    report = clean.report()
+    checked, played = report.steps
+    workers = {"a01": "wa1", "a02": "wa1", "b01": "wb1", "b02": "wb1", "here01": None}
+    assert {r.host: r.worker for r in checked.results} == workers
+    assert {r.host: r.worker for r in played.results} == workers
+    assert {r.host: r.status for r in played.results} == dict.fromkeys(workers, "pass")
+    assert sorted(played.hosts) == sorted(workers)  # type: ignore[union-attr]
+    assert clean.played() == dict.fromkeys(workers, 1)
+
+
+def test_a_playbook_shard_whose_worker_was_killed_is_never_run_twice(clean: Site) -> None:
+    first = clean.worker("a", "wa1")
+    clean.worker("b", "wb1")
+    run = clean.butler("window", "run", "slowpatch")
+    while clean.wait_owner() != "wa1":
+        time.sleep(0.05)
+    clean.worker("a", "wa2").wait_ready()
+    first.kill()
+    clean.open_gates()
+    _out, err = run.communicate(timeout=90)
+    assert run.returncode == 1, err
+    results = {r.host: r for r in clean.report().steps[0].results}
+    for host in ("a01", "a02"):
+        assert results[host].status == "error"
+        assert results[host].worker == "wa2" and results[host].redelivered_from == ["wa1"]
+        assert "taken before by wa1" in (results[host].message or "")
+        assert "not run again" in (results[host].message or "")
+    assert [results[h].status for h in ("b01", "b02", "here01")] == ["pass"] * 3
+    assert max(clean.played().values()) == 1  # no host ran the task twice (so far: the
+    # killed worker's ansible-playbook may still finish its one run on a01/a02)
+
+
 def test_segment_hosts_are_unreachable_from_the_controller(clean: Site) -> None:
     """The premise: without its worker a segment's host cannot be reached from here."""
     inventory = yaml.safe_load((clean.root / "inventories" / "hosts.yml").read_text())
@@ -211,8 +287,9 @@ def test_a_killed_worker_s_shard_is_taken_by_another_worker_of_its_segment(clean
     assert clean.wait_owner() in {"wa1", "wb1"}
     while clean.wait_owner() != "wa1":  # bounded by wait_owner's deadline and the run
         time.sleep(0.05)
+    clean.worker("a", "wa2").wait_ready()  # idle: wa1 took the segment's only shard
     first.kill()
-    clean.worker("a", "wa2")
+    clean.open_gates()
     _out, err = run.communicate(timeout=60)
     assert run.returncode == 0, err
     results = _by_host(clean.report())
@@ -231,6 +308,7 @@ def test_without_another_worker_the_segment_s_hosts_are_error_and_the_rest_compl
     while clean.wait_owner() != "wa1":
         time.sleep(0.05)
     first.kill()
+    clean.open_gates()
     _out, err = run.communicate(timeout=60)
     assert run.returncode == 1, err
     results = _by_host(clean.report())
