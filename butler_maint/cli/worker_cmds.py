@@ -58,7 +58,7 @@ def worker_cmd(
     if not SEGMENT_NAME.match(segment):
         raise ButlerError(f"--segment {segment!r}: expected lower-case letters, digits, '-' or '_'")
     broker = broker_for(settings, app.root, broker_url)
-    broker.ping()
+    broker.ping("the worker did not start")
     setup = WorkerSetup(
         name or default_name(segment), segment, app.root, broker,
         app.vault(vault_password_file), accept_new_host_keys,

@@ -80,8 +80,10 @@ class Broker:
             socket_timeout=CONNECT_TIMEOUT_S * 2, **extra,
         )  # fmt: skip
 
-    def ping(self) -> None:
-        """Raise CannotRunError (exit 3) unless the broker answers."""
+    def ping(
+        self, consequence: str = "nothing was run on the workers of the network segments"
+    ) -> None:
+        """Raise CannotRunError (exit 3) saying ``consequence`` unless the broker answers."""
         import redis
 
         try:
@@ -89,8 +91,7 @@ class Broker:
         except redis.RedisError as exc:
             raise CannotRunError(
                 f"broker {self.shown} is unreachable or refused us ({type(exc).__name__}: "
-                f"{shown(str(exc))}); "
-                "nothing was run on the workers of the network segments"
+                f"{shown(str(exc))}); {consequence}"
             ) from None
 
 

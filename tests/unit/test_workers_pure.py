@@ -164,3 +164,23 @@ def test_the_run_core_sends_segments_runs_the_rest_here_and_keeps_the_host_order
         "d1": "dmz-w", "h1": None, "p1": "pci-w", "d2": "dmz-w",
     }  # fmt: skip
     assert results["h1"].status == Status.PASS  # really run here, by sh
+
+
+def test_a_playbook_step_run_here_and_by_workers_is_one_step_in_host_order() -> None:
+    from butler_maint.evidence import PlaybookStep, Result
+    from butler_maint.evidence.model import HostStats
+    from butler_maint.runs.steps import merged
+
+    here = PlaybookStep(
+        playbook="playbooks/p.yml", rc=0, status="successful", hosts={"h1": HostStats(ok=1)},
+        results=[Result(host="h1", check="t", status=Status.PASS)],
+    )  # fmt: skip
+    away = PlaybookStep(
+        playbook="playbooks/p.yml", rc=2, status="failed",
+        hosts={"d1": HostStats(failed=1)},
+        results=[Result(host="d1", check="t", status=Status.FAIL, worker="dmz-w")],
+    )  # fmt: skip
+    step = merged("playbooks/p.yml", [here, away], ["d1", "h1"])
+    assert [r.host for r in step.results] == ["d1", "h1"]
+    assert (step.rc, step.status, sorted(step.hosts)) == (2, "failed", ["d1", "h1"])
+    assert step.results[0].worker == "dmz-w"
