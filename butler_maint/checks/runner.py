@@ -46,6 +46,8 @@ class CheckResult:
     sub: tuple[SubResult, ...] = ()
     cut: Segment | None = None  # the check's output, when it was too long to keep whole
     attempts: int = 1  # how many times the check ran (``retries``)
+    worker: str | None = None  # the segment's worker that ran it (None: this process)
+    redelivered_from: tuple[str, ...] = ()  # workers that took its shard before and stopped
 
 
 @dataclass(frozen=True)

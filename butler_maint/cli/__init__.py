@@ -36,6 +36,7 @@ COMMAND_MODULES = {
     "schema": "content_cmds",
     "validate": "content_cmds",
     "window": "window_cmds",
+    "worker": "worker_cmds",
 }
 
 

@@ -81,7 +81,7 @@ class App:
         from butler_maint.evidence.provenance import operator_identity
         from butler_maint.runs.request import Target
 
-        return Target(
+        target = Target(
             root=self.root,
             config=self.config,
             inventory=self.inventory(inventory, vault_password_file, vault_ids),
@@ -90,6 +90,20 @@ class App:
             vault_password_file=self.vault(vault_password_file),
             vault_ids=vault_ids,
         )
+        return self._with_workers(target) if self.config.broker is not None else target
+
+    def _with_workers(self, target: Target) -> Target:
+        """The target with the workers of network segments and run-due's claims."""
+        from dataclasses import replace
+
+        from butler_maint.workers.broker import broker_for
+        from butler_maint.workers.claims import BrokerClaims
+        from butler_maint.workers.controller import Workers
+
+        assert self.config.broker is not None
+        broker = broker_for(self.config.broker, self.root)
+        claims = BrokerClaims(broker, f"{target.operator} pid {os.getpid()}")
+        return replace(target, remote=Workers(broker), claims=claims)
 
 
 def is_interactive() -> bool:

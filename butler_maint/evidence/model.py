@@ -134,6 +134,14 @@ class Result(Frozen):
         None, description="This result is the re-check after a remediation playbook."
     )
     attested: Attested | None = Field(None, description="A manual item's attestation.")
+    worker: str | None = Field(
+        None, description="The network segment's worker that ran it (absent: the controller)."
+    )
+    redelivered_from: list[str] | None = Field(
+        None,
+        description="Workers that took this host's shard before and stopped (killed, lost): "
+        "the check ran again on the worker named in `worker`.",
+    )
 
 
 class HostStats(Frozen):

@@ -38,6 +38,45 @@ class EvidenceSettings(Frozen):
     keep_artifacts: int = Field(20, ge=0, description="Keep per-run artifacts of the last N runs.")
 
 
+class BrokerTls(Frozen):
+    """TLS to the broker (a ``rediss://`` URL): the CA that signs its certificate, and a
+    client certificate when the broker asks for one."""
+
+    ca_file: LocalPath | None = Field(None, description="CA certificate(s), PEM.")
+    cert_file: LocalPath | None = Field(None, description="Client certificate, PEM.")
+    key_file: LocalPath | None = Field(None, description="Client key, PEM.")
+
+
+class BrokerSettings(Frozen):
+    """Workers per network segment: the broker (Redis, through Celery) they connect to."""
+
+    url: str = Field(
+        pattern=r"^rediss?://",
+        description="redis://HOST:PORT/DB or rediss:// (TLS); keep the password out of it.",
+    )
+    namespace: str = Field(
+        "butler", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
+        description="Prefix of every queue and key: workers take shards of this namespace only.",
+    )  # fmt: skip
+    password_env: str | None = Field(
+        "BUTLER_BROKER_PASSWORD", description="Environment variable holding the password."
+    )
+    password_file: LocalPath | None = Field(
+        None, description="File holding the password (repo-relative, kept out of git)."
+    )
+    tls: BrokerTls | None = None
+    worker_timeout: float = Field(
+        120, gt=0, le=86400,
+        description="Seconds a segment's shard may wait for a worker (none took it, or its "
+        "worker stopped and no other took it over) before its hosts are recorded error.",
+    )  # fmt: skip
+    visibility_timeout: float = Field(
+        30, gt=0, le=3600,
+        description="Seconds after a worker stops (killed, host lost) before its shard goes "
+        "back to the queue for another worker of the segment.",
+    )  # fmt: skip
+
+
 class ProjectConfig(Frozen):
     """``butler.yaml``: every setting has a sensible default."""
 
@@ -45,6 +84,9 @@ class ProjectConfig(Frozen):
     forks: int = Field(20, ge=1, le=1000, description="Hosts worked on in parallel.")
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     ssh: SshSettings = Field(default_factory=SshSettings)
+    broker: BrokerSettings | None = Field(
+        None, description="Workers per network segment; without it every host is run here."
+    )
     vault_password_file: LocalPath | None = Field(
         None,
         description="Vault password file (repo-relative, kept out of git) for every command "

@@ -90,15 +90,12 @@ def run_check(
     job = ChecklistJob(
         checklist, hosts, target.inventory, waivers,
         Attestation(target.operator, request.ask, stop), request.forks or target.config.forks,
+        path,
     )  # fmt: skip
     job_reach = reach or real_reach(
-        target.root,
-        options,
-        stop,
-        hosts,
-        inventory=target.inventory,
-        vault=target.vault_password_file,
-    )
+        target.root, options, stop, hosts,
+        inventory=target.inventory, vault=target.vault_password_file, remote=target.remote,
+    )  # fmt: skip
     runs = run_checklist_job(job, job_reach, stop, on_start=on_hosts, on_host_done=on_host_done)
     results = job_results(job, runs)
     host_keys = {r.host: r.host_key for r in runs if r.host_key}

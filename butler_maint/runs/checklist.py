@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from butler_maint.checks.base import Verdict
 from butler_maint.checks.preflight import render_problems
@@ -23,7 +23,7 @@ from butler_maint.checks.runner import Context, HostRun, not_run, run_checklist
 from butler_maint.checks.testinfra import SubResult, judge_module
 from butler_maint.checks.types import REGISTRY
 from butler_maint.errors import ButlerError, ContentError, Problem
-from butler_maint.evidence import Result
+from butler_maint.evidence import PlaybookStep, Result
 from butler_maint.evidence.model import Attested
 from butler_maint.evidence.summary import explain
 from butler_maint.executors import Execution, OutputLimits
@@ -35,6 +35,7 @@ from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check
 from butler_maint.model.content import load_checklist
+from butler_maint.model.schedule import PlaybookStep as PlaybookStepSpec
 from butler_maint.model.status import Status
 from butler_maint.playbooks.connection import read_user_settings
 from butler_maint.redact import Redactor
@@ -47,12 +48,39 @@ Execute = Callable[[HostInfo, str, OutputLimits], Execution]
 RunModule = Callable[[HostInfo, str], tuple[Verdict, list[SubResult]]]
 
 
+Gather = Callable[[Stop], list["HostRun"]]
+"""Waits for a segment's shard and returns its host runs (``error`` ones when it failed)."""
+PlayGather = Callable[[Stop], tuple[PlaybookStep, str | None]]
+"""Waits for a segment's playbook shard: the step as recorded there, and a run error."""
+
+
+class Remote(Protocol):
+    """Hosts in network segments, run by the segments' workers (``butler_maint.workers``)."""
+
+    def split(self, hosts: list[HostInfo]) -> tuple[list[HostInfo], dict[str, list[HostInfo]]]:
+        """The hosts run here, and the others by segment."""
+        ...
+
+    def send(self, job: ChecklistJob, segment: str, hosts: list[HostInfo]) -> Gather:
+        """Send the segment's part of the job; raises CannotRunError when the broker is down."""
+        ...
+
+    def play(
+        self, step: PlaybookStepSpec, segment: str, hosts: list[HostInfo], dry_run: bool,
+        inventory: Inventory,
+    ) -> PlayGather:  # fmt: skip
+        """Send the segment's part of a playbook step (CannotRunError: the broker is down)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Reach:
-    """How a run reaches its hosts: a script executor and a testinfra runner."""
+    """How a run reaches its hosts: a script executor and a testinfra runner, and the
+    workers of network segments when a broker is configured."""
 
     execute: Execute
     testinfra: RunModule
+    remote: Remote | None = None
 
 
 def real_reach(
@@ -63,13 +91,14 @@ def real_reach(
     *,
     inventory: Inventory | None = None,
     vault: Path | None = None,
+    remote: Remote | None = None,
 ) -> Reach:
     """Local hosts run ``sh`` here, the others are reached over SSH as their route says
-    (ssh args, ssh_config, jump hosts, become); ``stop`` ends them. The routes of
-    ``hosts`` are planned first: one that cannot be honoured raises ``RouteError``
-    (exit 2) naming the host and the variable, before anything runs. testinfra modules
-    get the run's ``inventory`` (its first source) as ``MOLECULE_INVENTORY_FILE`` and its
-    ``vault`` password file."""
+    (ssh args, ssh_config, jump hosts, become); ``stop`` ends them; hosts in a network
+    segment go to its workers (``remote``). The routes of ``hosts`` are planned first:
+    one that cannot be honoured raises ``RouteError`` (exit 2) naming the host and the
+    variable, before anything runs. testinfra modules get the run's ``inventory`` (its
+    first source) as ``MOLECULE_INVENTORY_FILE`` and its ``vault`` password file."""
     trusted = known_hosts(options)  # read once per run, shared by every host
     source = inventory.sources[0] if inventory is not None and inventory.sources else None
     user = read_user_settings(root, os.environ)  # ansible.cfg's ssh_args, as for playbooks
@@ -96,7 +125,7 @@ def real_reach(
         )
         return judge_module(run)
 
-    return Reach(execute, testinfra)
+    return Reach(execute, testinfra, remote)
 
 
 def refuse_unrenderable(path: Path, checklist: Checklist, hosts: list[HostInfo]) -> None:
@@ -197,6 +226,8 @@ class ChecklistJob:
     waivers: list[LoadedWaiver]
     attest: Attestation
     forks: int = 20
+    path: Path | None = None
+    """The checklist's file (None: ``checklists/NAME.yaml``): what a worker runs."""
 
 
 def run_checklist_job(
@@ -207,7 +238,42 @@ def run_checklist_job(
     on_start: Callable[[int], None] | None = None,
     on_host_done: Callable[[HostRun], None] | None = None,
 ) -> list[HostRun]:
-    """Run the job's checklist on its hosts (waivers applied); a stop leaves hosts ``not_run``."""
+    """Run the job's checklist on its hosts (waivers applied); a stop leaves hosts ``not_run``.
+    Hosts in network segments are sent to their workers first, then the others run here."""
+    if reach.remote is not None:
+        here, away = reach.remote.split(job.hosts)
+        if away:
+            gathers = [reach.remote.send(job, segment, hosts) for segment, hosts in away.items()]
+            return _waived(
+                job,
+                _run_with_workers(
+                    job, reach, stop, here, gathers, on_start=on_start, on_host_done=on_host_done
+                ),
+            )
+    return _waived(job, _run_here(job, reach, stop, on_start, on_host_done))
+
+
+def _run_with_workers(
+    job: ChecklistJob, reach: Reach, stop: Stop, here: list[HostInfo], gathers: list[Gather],
+    *, on_start: Callable[[int], None] | None, on_host_done: Callable[[HostRun], None] | None,
+) -> list[HostRun]:  # fmt: skip
+    """The shards sent, run the local hosts, then gather the shards; in the job's order."""
+    if on_start:
+        on_start(len(job.hosts))
+    runs = _run_here(replace(job, hosts=here), reach, stop, None, on_host_done) if here else []
+    for gather in gathers:
+        for run in gather(stop):
+            runs.append(run)
+            if on_host_done:
+                on_host_done(run)
+    order = {host.name: index for index, host in enumerate(job.hosts)}
+    return sorted(runs, key=lambda run: order[run.host])
+
+
+def _run_here(
+    job: ChecklistJob, reach: Reach, stop: Stop, on_start: Callable[[int], None] | None,
+    on_host_done: Callable[[HostRun], None] | None,
+) -> list[HostRun]:  # fmt: skip
     checklist = job.checklist
     ctx = Context(
         reach.execute, redactor_for(checklist, job.hosts), REGISTRY, reach.testinfra, stop.event
@@ -220,8 +286,12 @@ def run_checklist_job(
     except Stopped:  # a question was interrupted: nothing ran
         message = "not run: the run was interrupted before its hosts were checked"
         runs = [not_run(checklist, h.name, message) for h in job.hosts]
+    return runs
+
+
+def _waived(job: ChecklistJob, runs: list[HostRun]) -> list[HostRun]:
     match = inventory_matcher(job.inventory)
-    return waive_runs(runs, job.waivers, datetime.now(UTC), match, checklist.checklist)
+    return waive_runs(runs, job.waivers, datetime.now(UTC), match, job.checklist.checklist)
 
 
 def job_results(job: ChecklistJob, runs: list[HostRun]) -> list[Result]:

@@ -2,7 +2,9 @@
 
 One ``run-due`` at a time: an ``flock`` on ``<evidence>/.run-due.lock`` (released by the
 kernel when the holder dies, even by ``kill -9``); a second call exits at once naming
-the holder's pid. Idempotent per occurrence: a run records ``trigger.schedule`` and
+the holder's pid. Several controllers (cron on two machines) sharing a broker claim each
+occurrence there first (``Target.claims``): one runs it, the others record nothing and
+say ``claimed``. Idempotent per occurrence: a run records ``trigger.schedule`` and
 ``trigger.occurrence``, and ``due`` then sees the occurrence covered. A stop ends the
 pass after the run it interrupted (that run's report is written, and notified).
 
@@ -20,6 +22,7 @@ below it is no problem for this call, and its report and notifications stay as t
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -51,6 +54,7 @@ class DueRun:
     schedule: str
     occurrence: datetime | None
     result: str  # pass | fail | error | interrupted | frozen | refused | awaiting-approval
+    # | claimed (another controller of the same broker runs or ran it)
     report_id: str | None = None
     message: str = ""
     notices: tuple[str, ...] = ()
@@ -61,7 +65,7 @@ class DueRun:
     @property
     def ok(self) -> bool:
         """Nothing for a person to look at (at the caller's ``--fail-on``)."""
-        return self.result in ("pass", "frozen") or self.below_threshold
+        return self.result in ("pass", "frozen", "claimed") or self.below_threshold
 
 
 def replay_time(at: datetime, now: datetime) -> datetime:
@@ -151,7 +155,14 @@ def _one(
     if state.frozen is not None:
         return DueRun(schedule.name, occurrence.at, "frozen", message=state.frozen.reason)
     try:
-        written = _run(target, scheduled, state, now, stop, replay=replay)
+        with (
+            target.claims.claim(schedule.name, occurrence.at)
+            if target.claims
+            else (contextlib.nullcontext()) as other
+        ):
+            if other is not None:
+                return DueRun(schedule.name, occurrence.at, "claimed", message=other)
+            written = _run(target, scheduled, state, now, stop, replay=replay)
     except ButlerError as exc:
         return DueRun(schedule.name, occurrence.at, "refused", message=exc.render())
     return DueRun(schedule.name, occurrence.at, str(written.result), written.id)

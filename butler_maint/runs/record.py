@@ -64,6 +64,8 @@ def to_result(result: CheckResult) -> Result:
         sub=[_sub(result.host, s) for s in result.sub] or None,
         output=_cut_output(result.cut) if result.cut else None,
         attempts=result.attempts if result.attempts > 1 else None,
+        worker=result.worker,
+        redelivered_from=list(result.redelivered_from) or None,
     )
 
 

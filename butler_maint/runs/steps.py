@@ -31,7 +31,25 @@ class PlaybookSteps:
     def __call__(
         self, step: PlaybookStepSpec, hosts: list[HostInfo], dry_run: bool, stop: Stop
     ) -> PlaybookStep:
-        """Run ``step`` on ``hosts``; bad input is an ``error`` on each host."""
+        """Run ``step`` on ``hosts``; bad input is an ``error`` on each host. Hosts in
+        network segments are sent to their workers first; the others run here."""
+        remote = self.target.remote
+        here, away = remote.split(hosts) if remote is not None else (hosts, {})
+        if remote is None or not away:
+            return self._here(step, hosts, dry_run, stop)
+        inventory = self.target.inventory
+        gathers = [remote.play(step, seg, on, dry_run, inventory) for seg, on in away.items()]
+        parts = [self._here(step, here, dry_run, stop)] if here else []
+        for gather in gathers:
+            ran, error = gather(stop)
+            parts.append(ran)
+            if error:
+                self.errors.append(error)
+        return merged(step.playbook, parts, [h.name for h in hosts])
+
+    def _here(
+        self, step: PlaybookStepSpec, hosts: list[HostInfo], dry_run: bool, stop: Stop
+    ) -> PlaybookStep:
         target = self.target
         play = PlayRequest(
             root=target.root, config=target.config, playbook=target.root / step.playbook,
@@ -52,6 +70,23 @@ class PlaybookSteps:
         if ran.error:
             self.errors.append(f"{step.playbook} on {play.limit}: {ran.error}")
         return ran.step
+
+
+def merged(playbook: str, parts: list[PlaybookStep], order: list[str]) -> PlaybookStep:
+    """One step from the parts run here and by the segments' workers, hosts in ``order``."""
+    place = {name: index for index, name in enumerate(order)}
+    results = sorted(
+        (r for part in parts for r in part.results), key=lambda r: place.get(r.host, len(place))
+    )
+    failed = [p for p in parts if p.status not in (None, "successful")]
+    return PlaybookStep(
+        playbook=playbook,
+        rc=next((p.rc for p in parts if p.rc), parts[0].rc),
+        status=failed[0].status if failed else parts[0].status,
+        check_mode=any(p.check_mode for p in parts),
+        hosts={name: stats for part in parts for name, stats in part.hosts.items()},
+        results=results,
+    )
 
 
 def refused(playbook: str, hosts: list[HostInfo], why: str) -> PlaybookStep:

@@ -250,6 +250,7 @@ def run_window(
             reach or real_reach(
                 target.root, options, stop, hosts,
                 inventory=target.inventory, vault=target.vault_password_file,
+                remote=target.remote,
             ),
             play or playbooks,
             stop, steps=[_empty_step(step) for step in schedule.steps],

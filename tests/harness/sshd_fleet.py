@@ -42,9 +42,10 @@ import pwd
 import signal
 import socket
 import subprocess
+import threading
 import time
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -140,13 +141,39 @@ def free_port(exclude: Iterable[int] = ()) -> int:
     raise FleetError("no free port on 127.0.0.1")
 
 
-def has_banner(port: int, timeout: float) -> bool:
-    """Whether 127.0.0.1:port accepts a connection and sends an ``SSH-2.0-`` banner."""
+def has_banner(port: int, timeout: float, netns: str | None = None) -> bool:
+    """Whether 127.0.0.1:port accepts a connection and sends an ``SSH-2.0-`` banner
+    (``netns``: 127.0.0.1 of that network namespace)."""
+    if netns is not None:
+        return in_netns(netns, lambda: has_banner(port, timeout))
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
             return sock.recv(256).startswith(b"SSH-2.0-")
     except OSError:
         return False
+
+
+_CLONE_NEWNET = 0x40000000
+
+
+def in_netns(netns: str, call: Callable[[], bool]) -> bool:
+    """``call()`` on a thread of its own moved into network namespace ``netns`` (setns
+    moves only the calling thread; the thread ends with the call)."""
+    answer: list[bool] = []
+
+    def run() -> None:
+        fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+        try:
+            if _libc.setns(fd, _CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), f"setns {netns}")
+        finally:
+            os.close(fd)
+        answer.append(call())
+
+    thread = threading.Thread(target=run, name=f"netns-{netns}")
+    thread.start()
+    thread.join()
+    return bool(answer and answer[0])
 
 
 def _parents() -> dict[int, int]:
@@ -240,7 +267,10 @@ class SshdFleet:
         prefix: str = "host",
         extra_config: Sequence[str] = (),
         start_timeout: float = START_TIMEOUT_S,
+        netns: str | None = None,
     ) -> None:
+        """``netns``: run every sshd inside that network namespace (``ip netns exec``),
+        listening on its own 127.0.0.1: reachable only from inside it."""
         if count < 1:
             raise ValueError(f"a fleet needs at least one host, not {count}")
         self.base = Path(base).resolve()
@@ -250,6 +280,7 @@ class SshdFleet:
         self.known_hosts = self.base / "known_hosts"
         self._authorized_keys = self.base / "authorized_keys"
         self._extra_config = [line.strip() for line in extra_config]
+        self.netns = netns
         self._hosts: dict[str, SshdHost] = {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         width = max(2, len(str(count)))
@@ -422,8 +453,9 @@ class SshdFleet:
         )
         (host_dir / "sshd.pid").unlink(missing_ok=True)
         with (host_dir / "sshd.log").open("ab") as log:
+            inside = ["ip", "netns", "exec", self.netns] if self.netns else []
             return subprocess.Popen(
-                [str(SSHD), "-D", "-e", "-f", str(config)],
+                [*inside, str(SSHD), "-D", "-e", "-f", str(config)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -442,7 +474,9 @@ class SshdFleet:
             # sshd writes its PidFile only after binding: a banner before that would come
             # from someone else's server that won the race for the port.
             if _read(pid_file) == str(proc.pid) and has_banner(
-                self._hosts[name].port, min(2.0, max(0.1, deadline - time.monotonic()))
+                self._hosts[name].port,
+                min(2.0, max(0.1, deadline - time.monotonic())),
+                self.netns,
             ):
                 return True
             time.sleep(POLL_S)
