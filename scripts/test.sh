@@ -12,7 +12,6 @@ command -v sudo >/dev/null 2>&1 || need_apt+=(sudo)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
-command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "test: installing ${need_apt[*]} with apt-get" >&2

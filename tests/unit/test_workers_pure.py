@@ -154,7 +154,7 @@ def test_the_run_core_sends_segments_runs_the_rest_here_and_keeps_the_host_order
     remote, stop, started = FakeRemote(), Stop(), []
     job = ChecklistJob(checklist, hosts, inventory, [], Attestation("op"))
     reach = real_reach(
-        tmp_path, ssh_options(load_config(tmp_path).ssh, tmp_path, False), stop, remote
+        tmp_path, ssh_options(load_config(tmp_path).ssh, tmp_path, False), stop, remote=remote
     )
     runs = run_checklist_job(job, reach, stop, on_start=started.append)
     assert remote.sent == [("dmz", ["d1", "d2"]), ("pci", ["p1"])]
