@@ -24,7 +24,9 @@ Run and host pages say whether the chain is intact, not the store-wide count and
 (that is on the index and KPI pages): so a new report leaves them as they are, and an
 incremental render gives the same bytes as a full one. When the chain is broken, the
 problem is part of every page's key, and every page says so. Every file is replaced
-atomically.
+atomically; pages without an fsync each (the site can be rendered again), the manifest,
+written last, with one. The manifest records each page's size and mtime as written: a
+page changed since (edited by hand, left short by a crash) is rendered again.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ import base64
 import hashlib
 import json
 import os
+import stat
+import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,6 +103,8 @@ class RenderOutcome:
     """Pages (of every kind) left as they were."""
     full: bool = False
     """True when no manifest of this renderer was there: every page was rendered."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Where the time went: verify, run pages, host pages, index, kpi (for benchmarks)."""
 
 
 @dataclass(frozen=True)
@@ -193,11 +200,11 @@ def fingerprint() -> str:
 
 @dataclass
 class Manifest:
-    """What the last render left: per run its key and the host data its page gave, per
-    page its key."""
+    """What the last render left: per run its key and the host data its page gave; per
+    page ``[key, size, mtime_ns]`` as written (a page changed since is rendered again)."""
 
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    pages: dict[str, str] = field(default_factory=dict)
+    pages: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def _read_manifest(out: Path, renderer: str) -> Manifest | None:
@@ -215,7 +222,7 @@ def _read_manifest(out: Path, renderer: str) -> Manifest | None:
         return None
     return Manifest(
         {str(k): v for k, v in runs.items() if isinstance(v, dict)},
-        {str(k): v for k, v in pages.items() if isinstance(v, str)},
+        {str(k): v for k, v in pages.items() if isinstance(v, list) and len(v) == 3},
     )
 
 
@@ -232,9 +239,21 @@ def _run_key(entry: IndexEntry, row: RunRow, previous: RunRow | None, banner: st
     return _key("run", str(entry.digest), entry.path, fields, before, banner)
 
 
-def _write(path: Path, text: str) -> None:
-    fsutil.make_dirs(path.parent)
-    fsutil.replace_file(path, text.encode("utf-8", "surrogateescape"))
+def _write_page(path: Path, data: bytes) -> os.stat_result:
+    """Replace ``path`` atomically (a temp file renamed over it), without an fsync: the
+    site can be rendered again, and 1,000 fsyncs cost seconds on a disk. What was
+    written is recorded in the manifest (size, mtime); a page a crash left short is
+    rendered again."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, fsutil.FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path.stat()
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -252,7 +271,8 @@ class _Site:
     now: datetime
     old: Manifest
     new: dict[str, dict[str, Any]] = field(default_factory=dict)
-    keys: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, list[Any]] = field(default_factory=dict)
+    made: set[Path] = field(default_factory=set)
     outcome: RenderOutcome = field(init=False)
 
     def __post_init__(self) -> None:
@@ -270,29 +290,35 @@ class _Site:
         )
 
     def current(self, page: str, key: str) -> bool:
-        """True when ``page`` was rendered from ``key`` and is still there (it is kept)."""
-        self.keys[page] = key
-        if self.old.pages.get(page) == key and (self.out / page).is_file():
-            self.outcome.unchanged += 1
-            return True
-        return False
+        """True when ``page`` was rendered from ``key`` and is as written then: kept."""
+        old = self.old.pages.get(page)
+        if not old or old[0] != key:
+            return False
+        try:
+            found = (self.out / page).stat()
+        except OSError:
+            return False
+        if [found.st_size, found.st_mtime_ns] != old[1:] or not stat.S_ISREG(found.st_mode):
+            return False
+        self.keys[page] = old
+        self.outcome.unchanged += 1
+        return True
 
-    def write(self, page: str, text: str) -> None:
-        _write(self.out / page, text)
+    def write(self, page: str, text: str, key: str) -> None:
+        path = self.out / page
+        if path.parent not in self.made:
+            fsutil.make_dirs(path.parent)
+            self.made.add(path.parent)
+        written = _write_page(path, text.encode("utf-8", "surrogateescape"))
+        self.keys[page] = [key, written.st_size, written.st_mtime_ns]
         self.outcome.pages.append(page)
 
     def write_if_changed(self, page: str, text: str) -> None:
         """Write a page rendered every time only when its bytes changed (always in a
-        full render)."""
-        data = text.encode("utf-8", "surrogateescape")
-        try:
-            same = not self.outcome.full and (self.out / page).read_bytes() == data
-        except OSError:
-            same = False
-        if same:
-            self.outcome.unchanged += 1
-        else:
-            self.write(page, text)
+        full render): its key is the digest of its bytes."""
+        key = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+        if self.outcome.full or not self.current(page, key):
+            self.write(page, text, key)
 
     def run_page(self, row: RunRow, entry: IndexEntry, digests: Mapping[str, RunRow]) -> None:
         rel = entry.path
@@ -312,7 +338,6 @@ class _Site:
         checks: dict[str, HostChecks] = host_checks(report) if report else {}
         previous = digests.get(report.previous or "") if report else None
         key = _run_key(entry, row, previous, self.banner)
-        self.keys[row.page] = key
         html = self.page(
             "run.html",
             1,
@@ -327,7 +352,7 @@ class _Site:
             previous_row=previous,
             file_stem=file_stem,
         )
-        self.write(row.page, html)
+        self.write(row.page, html, key)
         tags = host_tags(report) if report else {}
         self.new[row.id] = {
             "key": key,
@@ -371,16 +396,20 @@ def render_site(
     fsutil.make_dirs(out)
     renderer = fingerprint()
     old = None if full else _read_manifest(out, renderer)
+    clock = time.perf_counter()
+    verdict = verify_store(store_root)
     site = _Site(
         root=store_root,
         out=out,
         env=environment(),
         assets=_assets(),
-        verdict=verify_store(store_root),
+        verdict=verdict,
         now=(now or datetime.now(UTC)).astimezone(UTC),
         old=old or Manifest(),
     )
     site.outcome.full = old is None
+    seconds = site.outcome.seconds
+    seconds["verify"], clock = time.perf_counter() - clock, time.perf_counter()
     store = EvidenceStore(store_root)
     entries = [e for e in store_entries(store) if e.id and e.path]
     rows = [run_row(e.to_json(), chain_status(site.verdict, e.path)) for e in entries]
@@ -389,9 +418,13 @@ def render_site(
         site.run_page(row, entry, digests)
     site.outcome.runs = len(rows)
     site.outcome.removed = _remove_stale(out, RUNS_DIR, {r.page for r in rows})
+    seconds["runs"], clock = time.perf_counter() - clock, time.perf_counter()
     _render_hosts(site, rows)
+    seconds["hosts"], clock = time.perf_counter() - clock, time.perf_counter()
     _render_index(site, rows)
+    seconds["index"], clock = time.perf_counter() - clock, time.perf_counter()
     _render_kpi(site, store, rows, project_root)
+    seconds["kpi"] = time.perf_counter() - clock
     manifest = {
         "renderer": RENDER_VERSION,
         "fingerprint": renderer,
@@ -399,7 +432,8 @@ def render_site(
         "runs": site.new,
         "pages": site.keys,
     }
-    _write(out / MANIFEST, json.dumps(manifest, separators=(",", ":"), ensure_ascii=False))
+    text = json.dumps(manifest, separators=(",", ":"), ensure_ascii=False)
+    fsutil.replace_file(out / MANIFEST, text.encode("utf-8", "surrogateescape"))
     return site.outcome
 
 
@@ -411,7 +445,8 @@ def _render_hosts(site: _Site, rows: list[RunRow]) -> None:
         # A run's key covers its page's inputs, and so the host data taken from it.
         key = _key("host", history.host, [runs.get(r.row.id) for r in history.runs], site.banner)
         if not site.current(history.page, key):
-            site.write(history.page, site.page("host.html", 1, store_wide=False, history=history))
+            html = site.page("host.html", 1, store_wide=False, history=history)
+            site.write(history.page, html, key)
     site.outcome.hosts = len(histories)
     site.outcome.removed += _remove_stale(site.out, HOSTS_DIR, {h.page for h in histories})
 

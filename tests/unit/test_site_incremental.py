@@ -4,6 +4,7 @@ inputs changed are written, and the result is byte for byte what a full render g
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,8 +20,15 @@ from tests.fixtures.evidence.factory import T0, draft
 NOW = T0 + timedelta(days=1)
 
 
-def _files(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+def _files(out: Path) -> dict[str, object]:
+    """Every file's bytes; the manifest's content but for when each page was written."""
+    found: dict[str, object] = {
+        p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
+    }
+    manifest = json.loads(found.pop(render.MANIFEST))  # type: ignore[arg-type]
+    manifest["pages"] = {page: entry[:2] for page, entry in manifest["pages"].items()}
+    found[render.MANIFEST] = manifest
+    return found
 
 
 def _stamps(out: Path) -> dict[str, tuple[int, int]]:
@@ -119,6 +127,18 @@ def test_an_edited_report_is_rendered_again(store: EvidenceStore, tmp_path: Path
     assert edited in outcome.written and not outcome.chain_ok
     page = (out / f"runs/{edited}.html").read_text("utf-8")
     assert "x@y" in page and "BROKEN: edited" in page
+    _assert_same_as_full(store, out, tmp_path)
+
+
+def test_a_page_changed_since_it_was_written_is_rendered_again(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    out = tmp_path / "site"
+    render_site(store.root, out, now=NOW)
+    (out / "hosts/web01.html").write_text("")  # as a crash may leave a new file
+    (out / "hosts/web02.html").unlink()
+    again = render_site(store.root, out, now=NOW)
+    assert set(again.pages) == {"hosts/web01.html", "hosts/web02.html"}
     _assert_same_as_full(store, out, tmp_path)
 
 
