@@ -225,8 +225,9 @@ def export_cmd(app: App, report_id: str, fmt: str, output: Path | None) -> None:
     default=None,
     help="Output directory (default: site/ in the repository root).",
 )
+@click.option("--full", is_flag=True, help="Render every page, not only the changed ones.")
 @pass_app
-def render_cmd(app: App, out: Path | None) -> None:
+def render_cmd(app: App, out: Path | None, full: bool) -> None:
     """Render the evidence as a static HTML site, viewable from file:// (incremental)."""
     from butler_maint.site import render_site
 
@@ -234,10 +235,11 @@ def render_cmd(app: App, out: Path | None) -> None:
     target = (out if out is not None else app.root / "site").absolute()
     if target.resolve().is_relative_to(store.root.resolve()):
         raise click.BadParameter("must not be inside the evidence store", param_hint="--out")
-    outcome = render_site(store.root, target, project_root=app.root)
+    outcome = render_site(store.root, target, project_root=app.root, full=full)
     click.echo(
         f"rendered {outcome.runs} runs ({len(outcome.written)} run pages written, "
-        f"{outcome.kept} unchanged, {outcome.removed} removed), {outcome.hosts} hosts: "
+        f"{outcome.kept} unchanged, {outcome.removed} removed), {outcome.hosts} hosts; "
+        f"{len(outcome.pages)} pages written, {outcome.unchanged} unchanged: "
         f"{target / 'index.html'}"
     )
     if not outcome.chain_ok:

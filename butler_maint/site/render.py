@@ -10,11 +10,23 @@ Layout of the output directory::
     kpi.html              pass rate per day, runs per schedule (+ KPIs, open waivers)
     runs/<id>.html        one page per run
     hosts/<host>.html     one page per host: its runs and a check x run matrix
-    .butler-site.json     the manifest: what each run page was rendered from
+    .butler-site.json     the manifest: each page's key (a digest of its inputs)
 
-Incremental: a run page is rendered only when it is missing or its key changed (the
-report's digest, its chain status and the renderer version); index, host and KPI pages
-are rendered every time. Every file is replaced atomically.
+Incremental: the manifest maps every page to a key, a digest of what the page is
+rendered from. A run page's key is the report's digest, path and chain status and the
+run before it; a host page's key is the keys of the runs it lists. A page is rendered
+only when it is missing or its key changed; the index and KPI pages, which say when
+they were generated, are rendered every time and written only when their bytes
+changed. Pages of runs and hosts no longer in the store are removed. The manifest is
+valid only for the same renderer: ``RENDER_VERSION``, the butler-maint version and a
+digest of this package's code and templates; any change there renders every page.
+Run and host pages say whether the chain is intact, not the store-wide count and head
+(that is on the index and KPI pages): so a new report leaves them as they are, and an
+incremental render gives the same bytes as a full one. When the chain is broken, the
+problem is part of every page's key, and every page says so. Every file is replaced
+atomically; pages without an fsync each (the site can be rendered again), the manifest,
+written last, with one. The manifest records each page's size and mtime as written: a
+page changed since (edited by hand, left short by a crash) is rendered again.
 """
 
 from __future__ import annotations
@@ -23,6 +35,9 @@ import base64
 import hashlib
 import json
 import os
+import stat
+import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +48,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from butler_maint import __version__
 from butler_maint.errors import ButlerError
 from butler_maint.evidence import fsutil
 from butler_maint.evidence.index import IndexEntry, store_entries
@@ -59,8 +75,9 @@ from butler_maint.site.views import (
     status_counts,
 )
 
-RENDER_VERSION = "2"
-"""Bump when run pages change shape: every run page is rendered again."""
+RENDER_VERSION = "3"
+"""Bump when pages change shape: every page is rendered again (a change to this
+package's files does that too, through :func:`fingerprint`)."""
 
 MANIFEST = ".butler-site.json"
 RUNS_DIR = "runs"
@@ -74,10 +91,20 @@ class RenderOutcome:
     out: Path
     runs: int = 0
     written: list[str] = field(default_factory=list)
+    """Ids of the runs whose page was rendered."""
     kept: int = 0
+    """Run pages left as they were."""
     removed: int = 0
     hosts: int = 0
     chain_ok: bool = True
+    pages: list[str] = field(default_factory=list)
+    """Every page written (site-relative paths), in the order written: the render log."""
+    unchanged: int = 0
+    """Pages (of every kind) left as they were."""
+    full: bool = False
+    """True when no manifest of this renderer was there: every page was rendered."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Where the time went: verify, run pages, host pages, index, kpi (for benchmarks)."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +164,14 @@ def chain_summary(verdict: Verdict) -> str:
     )
 
 
+def page_banner(verdict: Verdict) -> str:
+    """The chain line of run and host pages: nothing that changes with every new report
+    while the chain is intact; the store-wide summary (first problem) when broken."""
+    if verdict.ok:
+        return "chain intact: every report verified when this site was rendered"
+    return chain_summary(verdict)
+
+
 def _load(root: Path, rel: str) -> Report:
     path = root / rel
     try:
@@ -149,29 +184,76 @@ def _load(root: Path, rel: str) -> Report:
 # -- the manifest ------------------------------------------------------------------------
 
 
-def _read_manifest(out: Path) -> dict[str, dict[str, Any]]:
+def fingerprint() -> str:
+    """A digest of the renderer: its version, butler-maint's version, and the bytes of
+    every file of this package (code and templates). A manifest written by another
+    renderer is ignored, so every page is rendered again."""
+    digest = hashlib.sha256(f"{RENDER_VERSION}\0{__version__}".encode())
+    package = resources.files("butler_maint.site")
+    for folder in (package, package.joinpath("templates")):
+        for item in sorted(folder.iterdir(), key=lambda i: i.name):
+            if item.is_file() and item.name.endswith((".py", ".html", ".css", ".js")):
+                digest.update(f"\0{item.name}\0".encode())
+                digest.update(item.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class Manifest:
+    """What the last render left: per run its key and the host data its page gave; per
+    page ``[key, size, mtime_ns]`` as written (a page changed since is rendered again)."""
+
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pages: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def _read_manifest(out: Path, renderer: str) -> Manifest | None:
+    """The manifest in ``out``, or None when missing, unreadable or another renderer's."""
     try:
         data = json.loads((out / MANIFEST).read_bytes())
     except (OSError, ValueError):
-        return {}
+        return None
     if not isinstance(data, dict) or data.get("renderer") != RENDER_VERSION:
-        return {}
-    runs = data.get("runs")
-    return (
-        {str(k): v for k, v in runs.items() if isinstance(v, dict)}
-        if isinstance(runs, dict)
-        else {}
+        return None
+    if data.get("fingerprint") != renderer:
+        return None
+    runs, pages = data.get("runs"), data.get("pages")
+    if not isinstance(runs, dict) or not isinstance(pages, dict):
+        return None
+    return Manifest(
+        {str(k): v for k, v in runs.items() if isinstance(v, dict)},
+        {str(k): v for k, v in pages.items() if isinstance(v, list) and len(v) == 3},
     )
 
 
-def _run_key(entry: IndexEntry, chain: str) -> str:
-    text = "\0".join([RENDER_VERSION, str(entry.digest), entry.path, chain])
+def _key(*parts: object) -> str:
+    text = json.dumps(parts, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _write(path: Path, text: str) -> None:
-    fsutil.make_dirs(path.parent)
-    fsutil.replace_file(path, text.encode("utf-8", "surrogateescape"))
+def _run_key(entry: IndexEntry, row: RunRow, previous: RunRow | None, banner: str) -> str:
+    """What a run page is rendered from: the report (digest, path), the index row but
+    for its host list (the report has them), the run before it, the chain line."""
+    fields = {k: v for k, v in vars(row).items() if k != "hosts"}
+    before = [previous.id, previous.page] if previous else None
+    return _key("run", str(entry.digest), entry.path, fields, before, banner)
+
+
+def _write_page(path: Path, data: bytes) -> os.stat_result:
+    """Replace ``path`` atomically (a temp file renamed over it), without an fsync: the
+    site can be rendered again, and 1,000 fsyncs cost seconds on a disk. What was
+    written is recorded in the manifest (size, mtime); a page a crash left short is
+    rendered again."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, fsutil.FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path.stat()
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -187,28 +269,63 @@ class _Site:
     assets: Assets
     verdict: Verdict
     now: datetime
-    old: dict[str, dict[str, Any]]
+    old: Manifest
     new: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys: dict[str, list[Any]] = field(default_factory=dict)
+    made: set[Path] = field(default_factory=set)
     outcome: RenderOutcome = field(init=False)
 
     def __post_init__(self) -> None:
         self.outcome = RenderOutcome(self.out, chain_ok=self.verdict.ok)
+        self.banner = page_banner(self.verdict)
 
-    def page(self, template: str, depth: int, **values: Any) -> str:
+    def page(self, template: str, depth: int, *, store_wide: bool, **values: Any) -> str:
         return self.env.get_template(template).render(
             base="../" * depth,
             script=self.assets.script,
             csp=self.assets.csp,
-            chain=chain_summary(self.verdict),
+            chain=chain_summary(self.verdict) if store_wide else self.banner,
             chain_ok=self.verdict.ok,
             **values,
         )
 
+    def current(self, page: str, key: str) -> bool:
+        """True when ``page`` was rendered from ``key`` and is as written then: kept."""
+        old = self.old.pages.get(page)
+        if not old or old[0] != key:
+            return False
+        try:
+            found = (self.out / page).stat()
+        except OSError:
+            return False
+        if [found.st_size, found.st_mtime_ns] != old[1:] or not stat.S_ISREG(found.st_mode):
+            return False
+        self.keys[page] = old
+        self.outcome.unchanged += 1
+        return True
+
+    def write(self, page: str, text: str, key: str) -> None:
+        path = self.out / page
+        if path.parent not in self.made:
+            fsutil.make_dirs(path.parent)
+            self.made.add(path.parent)
+        written = _write_page(path, text.encode("utf-8", "surrogateescape"))
+        self.keys[page] = [key, written.st_size, written.st_mtime_ns]
+        self.outcome.pages.append(page)
+
+    def write_if_changed(self, page: str, text: str) -> None:
+        """Write a page rendered every time only when its bytes changed (always in a
+        full render): its key is the digest of its bytes."""
+        key = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+        if self.outcome.full or not self.current(page, key):
+            self.write(page, text, key)
+
     def run_page(self, row: RunRow, entry: IndexEntry, digests: Mapping[str, RunRow]) -> None:
         rel = entry.path
-        key = _run_key(entry, row.chain)
-        old = self.old.get(row.id)
-        if old and old.get("key") == key and (self.out / row.page).is_file():
+        old = self.old.runs.get(row.id)
+        previous = digests.get(str(old.get("previous"))) if old else None
+        key = _run_key(entry, row, previous, self.banner)
+        if old and old.get("key") == key and self.current(row.page, key):
             self.new[row.id] = old
             self.outcome.kept += 1
             return
@@ -220,9 +337,11 @@ class _Site:
             problem = str(exc)
         checks: dict[str, HostChecks] = host_checks(report) if report else {}
         previous = digests.get(report.previous or "") if report else None
+        key = _run_key(entry, row, previous, self.banner)
         html = self.page(
             "run.html",
             1,
+            store_wide=False,
             row=row,
             report=report,
             problem=problem,
@@ -233,9 +352,15 @@ class _Site:
             previous_row=previous,
             file_stem=file_stem,
         )
-        _write(self.out / row.page, html)
+        self.write(row.page, html, key)
         tags = host_tags(report) if report else {}
-        self.new[row.id] = {"key": key, "page": row.page, "checks": checks, "tags": tags}
+        self.new[row.id] = {
+            "key": key,
+            "page": row.page,
+            "previous": report.previous if report else None,
+            "checks": checks,
+            "tags": tags,
+        }
         self.outcome.written.append(row.id)
 
 
@@ -264,18 +389,27 @@ def render_site(
     *,
     project_root: Path | None = None,
     now: datetime | None = None,
+    full: bool = False,
 ) -> RenderOutcome:
-    """Render the site of the store at ``store_root`` into ``out`` (incrementally)."""
+    """Render the site of the store at ``store_root`` into ``out``: incrementally, or
+    every page with ``full`` (the output is the same)."""
     fsutil.make_dirs(out)
+    renderer = fingerprint()
+    old = None if full else _read_manifest(out, renderer)
+    clock = time.perf_counter()
+    verdict = verify_store(store_root)
     site = _Site(
         root=store_root,
         out=out,
         env=environment(),
         assets=_assets(),
-        verdict=verify_store(store_root),
+        verdict=verdict,
         now=(now or datetime.now(UTC)).astimezone(UTC),
-        old=_read_manifest(out),
+        old=old or Manifest(),
     )
+    site.outcome.full = old is None
+    seconds = site.outcome.seconds
+    seconds["verify"], clock = time.perf_counter() - clock, time.perf_counter()
     store = EvidenceStore(store_root)
     entries = [e for e in store_entries(store) if e.id and e.path]
     rows = [run_row(e.to_json(), chain_status(site.verdict, e.path)) for e in entries]
@@ -284,19 +418,35 @@ def render_site(
         site.run_page(row, entry, digests)
     site.outcome.runs = len(rows)
     site.outcome.removed = _remove_stale(out, RUNS_DIR, {r.page for r in rows})
+    seconds["runs"], clock = time.perf_counter() - clock, time.perf_counter()
     _render_hosts(site, rows)
+    seconds["hosts"], clock = time.perf_counter() - clock, time.perf_counter()
     _render_index(site, rows)
+    seconds["index"], clock = time.perf_counter() - clock, time.perf_counter()
     _render_kpi(site, store, rows, project_root)
-    manifest = {"renderer": RENDER_VERSION, "generated": iso_z(site.now), "runs": site.new}
-    _write(out / MANIFEST, json.dumps(manifest, separators=(",", ":"), ensure_ascii=False))
+    seconds["kpi"] = time.perf_counter() - clock
+    manifest = {
+        "renderer": RENDER_VERSION,
+        "fingerprint": renderer,
+        "generated": iso_z(site.now),
+        "runs": site.new,
+        "pages": site.keys,
+    }
+    text = json.dumps(manifest, separators=(",", ":"), ensure_ascii=False)
+    fsutil.replace_file(out / MANIFEST, text.encode("utf-8", "surrogateescape"))
     return site.outcome
 
 
 def _render_hosts(site: _Site, rows: list[RunRow]) -> None:
     checks = {run_id: data.get("checks") or {} for run_id, data in site.new.items()}
     histories = host_histories(rows, checks, _tags(site))
+    runs = {run_id: str(data.get("key")) for run_id, data in site.new.items()}
     for history in histories:
-        _write(site.out / history.page, site.page("host.html", 1, history=history))
+        # A run's key covers its page's inputs, and so the host data taken from it.
+        key = _key("host", history.host, [runs.get(r.row.id) for r in history.runs], site.banner)
+        if not site.current(history.page, key):
+            html = site.page("host.html", 1, store_wide=False, history=history)
+            site.write(history.page, html, key)
     site.outcome.hosts = len(histories)
     site.outcome.removed += _remove_stale(site.out, HOSTS_DIR, {h.page for h in histories})
 
@@ -315,6 +465,7 @@ def _render_index(site: _Site, rows: list[RunRow]) -> None:
     html = site.page(
         "index.html",
         0,
+        store_wide=True,
         rows=newest,
         schedules=schedules,
         hosts=hosts,
@@ -323,7 +474,7 @@ def _render_index(site: _Site, rows: list[RunRow]) -> None:
         controls=sorted({c for t in per_run.values() for c in t["controls"]}),
         generated=iso_z(site.now),
     )
-    _write(site.out / "index.html", html)
+    site.write_if_changed("index.html", html)
 
 
 def _render_kpi(
@@ -334,6 +485,7 @@ def _render_kpi(
     html = site.page(
         "kpi.html",
         0,
+        store_wide=True,
         days=days,
         chart=pass_rate_chart(days),
         schedules=[(t, stacked(t)) for t in schedules],
@@ -341,4 +493,4 @@ def _render_kpi(
         waivers=extras.waiver_section(project_root, site.now),
         generated=iso_z(site.now),
     )
-    _write(site.out / "kpi.html", html)
+    site.write_if_changed("kpi.html", html)
