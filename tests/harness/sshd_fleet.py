@@ -382,12 +382,18 @@ class SshdFleet:
         """Stop one host for good, open sessions included; its port then refuses connections."""
         self._terminate([name])
 
-    def restart(self, name: str, down_s: float = 0.0) -> None:
+    def restart(self, name: str, down_s: float = 0.0, *, until_tried: bool = False) -> None:
         """A reboot: stop the host (open sessions included), stay down ``down_s``, then
-        start it again on the same port with the same host key. The new sshd lives as
-        long as the calling thread (it dies with its parent, as every fleet host does)."""
+        start it again on the same port with the same host key. With ``until_tried`` the
+        host stays down until a client has tried it once (a listener on its port accepts
+        and drops the first connection, as a host still booting does), at most ``down_s``.
+        The new sshd lives as long as the calling thread (it dies with its parent, as
+        every fleet host does)."""
         self._terminate([name])
-        time.sleep(down_s)
+        if until_tried:
+            _drop_first_connection(self._hosts[name].port, down_s)
+        else:
+            time.sleep(down_s)
         self._procs[name] = self._launch(name)
         if not self._wait_ready(name, time.monotonic() + 30):
             raise FleetError(f"{name} did not come back: {self._log_tail(name)}")
@@ -540,3 +546,16 @@ def _read(path: Path) -> str:
         return path.read_text().strip()
     except OSError:
         return ""
+
+
+def _drop_first_connection(port: int, timeout_s: float) -> None:
+    """Listen on 127.0.0.1:``port`` until one client connects (closed at once, before any
+    banner) or ``timeout_s`` passes."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(1)
+        listener.settimeout(timeout_s)
+        with contextlib.suppress(TimeoutError):
+            client, _ = listener.accept()
+            client.close()

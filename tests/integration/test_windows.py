@@ -459,8 +459,9 @@ REBOOT = """- hosts: linux
 
 
 def test_post_checks_wait_for_a_rebooted_host(sshd_fleet_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """A playbook "reboots" host01 (its sshd is down ~5 s, then back on its port); the
-    post-check step with retries/delay waits for it and passes, its attempts recorded."""
+    """A playbook "reboots" host01 (its sshd is down until the post-checks have tried it
+    once, then back on its port); the post-check step with retries/delay waits for it and
+    passes, its attempts recorded."""
     import threading
 
     fleet = sshd_fleet_factory(2)
@@ -477,7 +478,7 @@ def test_post_checks_wait_for_a_rebooted_host(sshd_fleet_factory, tmp_path: Path
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
         if marker.exists():
-            fleet.restart("host01", down_s=5)
+            fleet.restart("host01", down_s=60, until_tried=True)  # down until polled once
         finished.wait(120)
 
     rebooter = threading.Thread(target=reboot, daemon=True)
