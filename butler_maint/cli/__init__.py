@@ -26,6 +26,7 @@ EXIT_CODES_HELP = """Exit codes: 0 all passed; 1 something failed, errored or wa
 COMMAND_MODULES = {
     "calendar": "calendar_cmds",
     "check": "check_cmds",
+    "diagnose": "systems_cmds",
     "due": "calendar_cmds",
     "init": "content_cmds",
     "kpi": "kpi_cmds",
