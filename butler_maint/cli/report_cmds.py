@@ -12,6 +12,7 @@ import click
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, pass_app
 from butler_maint.cli.render import term
+from butler_maint.errors import ButlerError
 from butler_maint.evidence.diff import diff_reports, render_diff, step_labels
 from butler_maint.evidence.export import FORMATS, export
 from butler_maint.evidence.index import Filter, parse_when, select
@@ -260,7 +261,14 @@ def render_cmd(app: App, out: Path | None) -> None:
     target = (out if out is not None else app.root / "site").absolute()
     if target.resolve().is_relative_to(store.root.resolve()):
         raise click.BadParameter("must not be inside the evidence store", param_hint="--out")
-    outcome = render_site(store.root, target, project_root=app.root)
+    from butler_maint.cli.systems_cmds import project_systems
+
+    try:
+        systems = project_systems(app)
+    except ButlerError as exc:
+        click.echo(f"warning: no diagnosis by system: {exc.render().splitlines()[0]}", err=True)
+        systems = None
+    outcome = render_site(store.root, target, project_root=app.root, systems=systems)
     click.echo(
         f"rendered {outcome.runs} runs ({len(outcome.written)} run pages written, "
         f"{outcome.kept} unchanged, {outcome.removed} removed), {outcome.hosts} hosts: "

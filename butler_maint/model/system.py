@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 
 from butler_maint.model.base import Frozen, Text
 from butler_maint.model.checklist import Name
+from butler_maint.model.notify import Notify
 from butler_maint.model.schedule import parse_duration
 
 
@@ -66,3 +67,9 @@ class System(Frozen):
         description="Systems it needs (patched before it; diagnosed above it).",
     )
     service_levels: ServiceLevels = Field(default_factory=ServiceLevels)
+    notify: list[Notify] = Field(
+        default_factory=list,
+        description="Where its owner hears of scheduled runs: `failure` fires when the "
+        "run has failing results on the system, `recovery` when it has none after a run "
+        "that failed, `always` for every run on its hosts.",
+    )

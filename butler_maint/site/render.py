@@ -58,6 +58,8 @@ from butler_maint.site.views import (
     run_row,
     status_counts,
 )
+from butler_maint.systems.diagnose import diagnose, result_line, tree_rows
+from butler_maint.systems.members import Systems
 
 RENDER_VERSION = "2"
 """Bump when run pages change shape: every run page is rendered again."""
@@ -164,8 +166,8 @@ def _read_manifest(out: Path) -> dict[str, dict[str, Any]]:
     )
 
 
-def _run_key(entry: IndexEntry, chain: str) -> str:
-    text = "\0".join([RENDER_VERSION, str(entry.digest), entry.path, chain])
+def _run_key(entry: IndexEntry, chain: str, systems: str = "") -> str:
+    text = "\0".join([RENDER_VERSION, str(entry.digest), entry.path, chain, systems])
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -188,6 +190,7 @@ class _Site:
     verdict: Verdict
     now: datetime
     old: dict[str, dict[str, Any]]
+    systems: Systems = field(default_factory=Systems)
     new: dict[str, dict[str, Any]] = field(default_factory=dict)
     outcome: RenderOutcome = field(init=False)
 
@@ -206,7 +209,7 @@ class _Site:
 
     def run_page(self, row: RunRow, entry: IndexEntry, digests: Mapping[str, RunRow]) -> None:
         rel = entry.path
-        key = _run_key(entry, row.chain)
+        key = _run_key(entry, row.chain, _fingerprint(self.systems))
         old = self.old.get(row.id)
         if old and old.get("key") == key and (self.out / row.page).is_file():
             self.new[row.id] = old
@@ -220,6 +223,7 @@ class _Site:
             problem = str(exc)
         checks: dict[str, HostChecks] = host_checks(report) if report else {}
         previous = digests.get(report.previous or "") if report else None
+        diagnosis = diagnose(report, self.systems) if report and self.systems else None
         html = self.page(
             "run.html",
             1,
@@ -232,11 +236,25 @@ class _Site:
             counts=status_counts(report) if report else [],
             previous_row=previous,
             file_stem=file_stem,
+            diagnosis=diagnosis or None,
+            tree=tree_rows(diagnosis) if diagnosis else [],
+            result_line=result_line,
         )
         _write(self.out / row.page, html)
         tags = host_tags(report) if report else {}
         self.new[row.id] = {"key": key, "page": row.page, "checks": checks, "tags": tags}
         self.outcome.written.append(row.id)
+
+
+def _fingerprint(systems: Systems) -> str:
+    """What a run page's diagnosis depends on: each system's hosts, checklists, deps."""
+    if not systems:
+        return ""
+    parts = [
+        [n, sorted(systems.hosts.get(n, ())), s.checklists, s.depends_on]
+        for n, s in sorted(systems.systems.items())
+    ]
+    return hashlib.sha256(json.dumps(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _stale(directory: Path, keep: set[str]) -> Iterator[Path]:
@@ -264,8 +282,10 @@ def render_site(
     *,
     project_root: Path | None = None,
     now: datetime | None = None,
+    systems: Systems | None = None,
 ) -> RenderOutcome:
-    """Render the site of the store at ``store_root`` into ``out`` (incrementally)."""
+    """Render the site of the store at ``store_root`` into ``out`` (incrementally); with
+    ``systems``, each run page diagnoses its failures by system."""
     fsutil.make_dirs(out)
     site = _Site(
         root=store_root,
@@ -275,6 +295,7 @@ def render_site(
         verdict=verify_store(store_root),
         now=(now or datetime.now(UTC)).astimezone(UTC),
         old=_read_manifest(out),
+        systems=systems or Systems(),
     )
     store = EvidenceStore(store_root)
     entries = [e for e in store_entries(store) if e.id and e.path]

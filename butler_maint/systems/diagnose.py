@@ -121,6 +121,42 @@ def _causes(name: str, deps: dict[str, list[str]], failed: set[str]) -> list[str
     return sorted(found)
 
 
+@dataclass(frozen=True)
+class TreeRow:
+    """One line of the diagnosis tree: a failing system at a depth (0: a root), its
+    causes, its failures; ``repeat`` when it was listed already under another cause."""
+
+    depth: int
+    system: str
+    caused_by: list[str]
+    failures: list[Failing]
+    repeat: bool = False
+
+
+def tree_rows(diagnosis: Diagnosis) -> list[TreeRow]:
+    """The failing systems as a tree, roots first, each system's dependents under it
+    (a system with several causes is listed in full once, then as a repeat)."""
+    rows: list[TreeRow] = []
+    shown: set[str] = set()
+
+    def visit(name: str, depth: int) -> None:
+        node = diagnosis.systems[name]
+        if name in shown:
+            rows.append(TreeRow(depth, name, node.caused_by, node.failures, repeat=True))
+            return
+        shown.add(name)
+        rows.append(TreeRow(depth, name, node.caused_by, node.failures))
+        for child in diagnosis.children(name):
+            visit(child, depth + 1)
+
+    for root in diagnosis.roots:
+        visit(root, 0)
+    for name in sorted(diagnosis.systems):  # systems in a cycle have no root above them
+        if name not in shown:
+            visit(name, 0)
+    return rows
+
+
 def diagnosis_lines(diagnosis: Diagnosis) -> list[str]:
     """The diagnosis as text: each root with its failures, the systems it probably
     caused indented under it, then the failures in no system."""
@@ -131,33 +167,21 @@ def diagnosis_lines(diagnosis: Diagnosis) -> list[str]:
         f"diagnosis: {len(diagnosis.systems)} failing system(s); start at "
         + (", ".join(roots) or "(a dependency cycle: no root)")
     ]
-    shown: set[str] = set()
-    for root in roots:
-        lines += _tree(diagnosis, root, 0, None, shown)
-    for name in sorted(set(diagnosis.systems) - shown):  # only in a cycle
-        lines += _tree(diagnosis, name, 0, None, shown)
+    for row in tree_rows(diagnosis):
+        pad = "  " * row.depth
+        label = "ROOT" if not row.caused_by else f"probably caused by {', '.join(row.caused_by)}"
+        if row.repeat:
+            lines.append(f"{pad}{row.system}  {label}  (listed above)")
+            continue
+        lines.append(f"{pad}{row.system}  {label}  {len(row.failures)} failing")
+        lines += [f"{pad}    {result_line(f)}" for f in row.failures]
     if diagnosis.unassigned:
         lines.append(f"{NO_SYSTEM}: {len(diagnosis.unassigned)} failing")
-        lines += [f"    {_result_line(f)}" for f in diagnosis.unassigned]
+        lines += [f"    {result_line(f)}" for f in diagnosis.unassigned]
     return lines
 
 
-def _tree(
-    diagnosis: Diagnosis, name: str, depth: int, parent: str | None, shown: set[str]
-) -> list[str]:
-    pad = "  " * depth
-    node = diagnosis.systems[name]
-    label = "ROOT" if parent is None else f"probably caused by {', '.join(node.caused_by)}"
-    if name in shown:
-        return [f"{pad}{name}  {label}  (listed above)"]
-    shown.add(name)
-    lines = [f"{pad}{name}  {label}  {len(node.failures)} failing"]
-    lines += [f"{pad}    {_result_line(f)}" for f in node.failures]
-    for child in diagnosis.children(name):
-        lines += _tree(diagnosis, child, depth + 1, name, shown)
-    return lines
-
-
-def _result_line(failing: Failing) -> str:
+def result_line(failing: Failing) -> str:
+    """A failing result in one line: host, check, status, why, step."""
     r = failing.result
     return f"{r.host}  {r.check}  {r.status.value}  {explain(r)}  (step {failing.step})"
