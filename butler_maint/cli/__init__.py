@@ -34,6 +34,7 @@ COMMAND_MODULES = {
     "report": "report_cmds",
     "run-due": "window_cmds",
     "schema": "content_cmds",
+    "service-report": "service_cmds",
     "validate": "content_cmds",
     "window": "window_cmds",
 }

@@ -184,7 +184,7 @@ def _show(report: Report, diagnosis: list[str] | None = None) -> list[str]:
 @pass_app
 def show_cmd(app: App, report_id: str) -> None:
     """Show a report (ID or 'latest'): summary, failures first, then every result."""
-    from butler_maint.cli.systems_cmds import diagnosis_section
+    from butler_maint.cli.systems import diagnosis_section
 
     loaded = _store(app).load(report_id)
     click.echo("\n".join(_show(loaded, diagnosis_section(app, loaded))))
@@ -261,7 +261,7 @@ def render_cmd(app: App, out: Path | None) -> None:
     target = (out if out is not None else app.root / "site").absolute()
     if target.resolve().is_relative_to(store.root.resolve()):
         raise click.BadParameter("must not be inside the evidence store", param_hint="--out")
-    from butler_maint.cli.systems_cmds import project_systems
+    from butler_maint.cli.systems import project_systems
 
     try:
         systems = project_systems(app)

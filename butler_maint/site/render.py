@@ -40,6 +40,8 @@ from butler_maint.evidence.migrate import load_report_bytes
 from butler_maint.evidence.model import SEVERITIES, Report, iso_z
 from butler_maint.evidence.store import EvidenceStore
 from butler_maint.evidence.verify import Verdict, verify_store
+from butler_maint.kpi.monthly import service_report, show_target, show_value, trend
+from butler_maint.kpi.service import AT_RISK
 from butler_maint.site import extras
 from butler_maint.site.charts import pass_rate_chart, stacked
 from butler_maint.site.views import (
@@ -67,6 +69,7 @@ RENDER_VERSION = "2"
 MANIFEST = ".butler-site.json"
 RUNS_DIR = "runs"
 HOSTS_DIR = "hosts"
+SERVICE_DIR = "service"
 
 
 @dataclass
@@ -307,7 +310,8 @@ def render_site(
     site.outcome.removed = _remove_stale(out, RUNS_DIR, {r.page for r in rows})
     _render_hosts(site, rows)
     _render_index(site, rows)
-    _render_kpi(site, store, rows, project_root)
+    service = _render_service(site, store, project_root)
+    _render_kpi(site, store, rows, project_root, service)
     manifest = {"renderer": RENDER_VERSION, "generated": iso_z(site.now), "runs": site.new}
     _write(out / MANIFEST, json.dumps(manifest, separators=(",", ":"), ensure_ascii=False))
     return site.outcome
@@ -347,8 +351,35 @@ def _render_index(site: _Site, rows: list[RunRow]) -> None:
     _write(site.out / "index.html", html)
 
 
+def _render_service(
+    site: _Site, store: EvidenceStore, project_root: Path | None
+) -> list[tuple[str, str]]:
+    """The monthly service reports (``service/YYYY-MM.html``), per system and vendor,
+    for the months of the last year with evidence; [(month, page)]."""
+    months = extras.service_months(store, site.now) if site.systems and project_root else []
+    data = extras.service_data(store, project_root, site.systems, months) if months else None
+    if data is None:
+        site.outcome.removed += _remove_stale(site.out, SERVICE_DIR, set())
+        return []
+    pages = [(month, f"{SERVICE_DIR}/{month}.html") for month in months]
+    for month, page in pages:
+        report = service_report(data, month, site.now)
+        others = [(m, f"{m}.html") for m, _ in pages if m != month]
+        html = site.page(
+            "service.html", 1, report=report, months=others, at_risk=AT_RISK,
+            show_value=show_value, show_target=show_target, trend=trend,
+        )  # fmt: skip
+        _write(site.out / page, html)
+    site.outcome.removed += _remove_stale(site.out, SERVICE_DIR, {p for _, p in pages})
+    return pages
+
+
 def _render_kpi(
-    site: _Site, store: EvidenceStore, rows: list[RunRow], project_root: Path | None
+    site: _Site,
+    store: EvidenceStore,
+    rows: list[RunRow],
+    project_root: Path | None,
+    service: list[tuple[str, str]],
 ) -> None:
     days = per_day(rows)
     schedules = per_schedule(rows)
@@ -360,6 +391,7 @@ def _render_kpi(
         schedules=[(t, stacked(t)) for t in schedules],
         kpis=extras.kpi_section(store, site.now),
         waivers=extras.waiver_section(project_root, site.now),
+        service=service,
         generated=iso_z(site.now),
     )
     _write(site.out / "kpi.html", html)
