@@ -35,10 +35,9 @@ from butler_maint.kpi.history import FAILED, Observation, failing_now
 from butler_maint.kpi.mttr import availability, mean_time_to_remediate, remediations
 from butler_maint.kpi.rates import pass_rate
 from butler_maint.kpi.sla import outcomes, summarize_sla
-from butler_maint.model.schedule import ChecklistStep, Schedule, parse_duration
-from butler_maint.model.system import System
+from butler_maint.model.schedule import parse_duration
 from butler_maint.schedule.calendar import Scheduled
-from butler_maint.systems.members import Systems
+from butler_maint.systems.members import Systems, system_schedules
 
 State = Literal["met", "at risk", "missed", "no data", "no target"]
 AT_RISK = 0.8
@@ -135,20 +134,6 @@ def _duration(text: str | None) -> timedelta | None:
     return parse_duration(text) if text else None
 
 
-def system_schedules(system: System, scheduled: Sequence[Scheduled]) -> list[str]:
-    """The schedules that maintain ``system``: those it names, else those running one of
-    its checklists."""
-    if system.schedules:
-        return list(system.schedules)
-    mine = set(system.checklists)
-    return sorted(s.schedule.name for s in scheduled if mine & _checklists(s.schedule))
-
-
-def _checklists(schedule: Schedule) -> set[str]:
-    names = {s.checklist for s in schedule.steps if isinstance(s, ChecklistStep)}
-    return names | ({schedule.checklist} if schedule.checklist else set())
-
-
 def system_scope(name: str, systems: Systems, scheduled: Sequence[Scheduled]) -> Scope:
     """The scope of one system."""
     system = systems.systems[name]
@@ -157,7 +142,7 @@ def system_scope(name: str, systems: Systems, scheduled: Sequence[Scheduled]) ->
         kind="system", name=name, systems=[name], title=system.title,
         owners=[system.owner] if system.owner else [],
         vendors=[system.vendor] if system.vendor else [],
-        schedules=system_schedules(system, scheduled),
+        schedules=system_schedules(system, [s.schedule for s in scheduled]),
         pass_rate=levels.pass_rate, on_time=levels.on_time,
         mttr=_duration(levels.mttr), maintenance_every=_duration(levels.maintenance_every),
     )  # fmt: skip

@@ -6,13 +6,14 @@ checklist result, the system names no checklists or names that one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from butler_maint.errors import ContentError, InventoryError, Problem
 from butler_maint.inventory import Inventory
 from butler_maint.model.content import Loaded, content_files, load_system
+from butler_maint.model.schedule import ChecklistStep, Schedule
 from butler_maint.model.system import System
 
 
@@ -83,3 +84,17 @@ def _hosts(inventory: Inventory, pattern: str) -> frozenset[str]:
 def project_systems(root: Path, inventory: Inventory) -> Systems:
     """The repository's systems with their hosts in ``inventory``."""
     return membership({n: s.model for n, s in load_systems(root).items()}, inventory)
+
+
+def system_schedules(system: System, schedules: Sequence[Schedule]) -> list[str]:
+    """The schedules that maintain ``system``: those it names, else those running one of
+    its checklists."""
+    if system.schedules:
+        return list(system.schedules)
+    mine = set(system.checklists)
+    return sorted(s.name for s in schedules if mine & _checklists(s))
+
+
+def _checklists(schedule: Schedule) -> set[str]:
+    names = {s.checklist for s in schedule.steps if isinstance(s, ChecklistStep)}
+    return names | ({schedule.checklist} if schedule.checklist else set())

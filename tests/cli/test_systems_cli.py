@@ -71,3 +71,21 @@ def test_schema_and_init_know_systems(tmp_path: Path) -> None:
     assert run("init", str(tmp_path / "repo")).exit_code == 0
     system = yaml.safe_load((tmp_path / "repo" / "systems" / "platform.yaml").read_text())
     assert system["system"] == "platform" and system["service_levels"]["pass_rate"] == 98
+
+
+def test_calendar_and_due_filter_by_system(tmp_path: Path) -> None:
+    root = write_shop(tmp_path, GROUPS, LOCAL, CHECK)
+    nightly = {"routine": "db-nightly", "every": "0 3 * * *", "checklist": "db-health"}
+    (root / "schedules" / "db-nightly.yaml").write_text(yaml.safe_dump(nightly))
+    due = run("-C", str(root), "due", "--system", "shop-web", "--format", "json")
+    assert due.exit_code == 0, due.output
+    assert [s["schedule"] for s in json.loads(due.output)] == ["shop-patch"]
+    db = run("-C", str(root), "due", "--system", "shop-db", "--format", "json")
+    assert sorted(s["schedule"] for s in json.loads(db.output)) == ["db-nightly", "shop-patch"]
+    cal = run("-C", str(root), "calendar", "--system", "shop-web", "--format", "json")
+    assert cal.exit_code == 0, cal.output
+    assert {p["schedule"] for p in json.loads(cal.output)} == {"shop-patch"}
+    everything = run("-C", str(root), "calendar", "--format", "json")
+    assert {p["schedule"] for p in json.loads(everything.output)} == {"db-nightly", "shop-patch"}
+    unknown = run("-C", str(root), "due", "--system", "shop-dbb")
+    assert unknown.exit_code == 2 and "no system 'shop-dbb' (known: shop-app" in unknown.output
