@@ -253,7 +253,10 @@ class Tier(Frozen):
 
     systems: list[str] = Field(description="Its systems (none: hosts in no system).")
     hosts: list[str]
-    result: Literal["pass", "fail", "not_run"]
+    result: Literal["pass", "fail", "stopped", "not_run"] = Field(
+        description="pass; fail (a host failed a gating step or a playbook); stopped (cut "
+        "short by the window's end, max_fail_percentage or a signal); not_run."
+    )
     started: UtcTime | None = None
     finished: UtcTime | None = None
     reason: str | None = Field(None, description="Why it failed or did not run.")

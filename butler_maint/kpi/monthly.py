@@ -34,9 +34,9 @@ from butler_maint.schedule.calendar import Scheduled
 from butler_maint.systems.members import Systems
 
 Kind = Literal["system", "vendor"]
-LOOKBACK = timedelta(days=400)
-"""How far before the month the evidence is read (open failures, the last maintenance
-run, the previous month)."""
+LOOKBACK = timedelta(days=62)
+"""How far before a period the evidence is read: the previous month, and a month before
+that for its last maintenance run and failures still open."""
 
 
 @dataclass(frozen=True)

@@ -310,7 +310,7 @@ def _run_tiers(
                 )
         elif window.stop_reason is not None:
             reason = window.stop_reason
-        result = "fail" if failed else ("not_run" if reason else "pass")
+        result = "fail" if failed else ("stopped" if reason else "pass")
         window.tiers.append(Tier(systems=tier.systems, hosts=names, result=result,
                                  started=started, finished=clock(), reason=reason))  # fmt: skip
 

@@ -137,7 +137,7 @@ def waiver_section(project_root: Path | None, now: datetime) -> WaiverSection | 
     )
 
 
-SERVICE_MONTHS = 12
+SERVICE_MONTHS = 6
 """Most service-report pages the site renders (the latest months with evidence)."""
 
 

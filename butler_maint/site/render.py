@@ -355,7 +355,7 @@ def _render_service(
     site: _Site, store: EvidenceStore, project_root: Path | None
 ) -> list[tuple[str, str]]:
     """The monthly service reports (``service/YYYY-MM.html``), per system and vendor,
-    for the months of the last year with evidence; [(month, page)]."""
+    for the months of the last ``SERVICE_MONTHS`` with evidence; [(month, page)]."""
     months = extras.service_months(store, site.now) if site.systems and project_root else []
     data = extras.service_data(store, project_root, site.systems, months) if months else None
     if data is None:

@@ -4,7 +4,7 @@ stops the tiers after it with the reason, explicit tiers, hosts in no system las
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +40,11 @@ def in_tiers(calls: list[str], sizes: list[int]) -> list[set[str]]:
     return out
 
 
-def run(root: Path, reach: FakeReach) -> Report:
+def run(root: Path, reach: FakeReach, **kwargs: Any) -> Report:
     inventory = Inventory.load([root / "inventories" / "hosts.yml"])
     target = Target(root, load_config(root), inventory, "op@test")
     request = window_request(target, "shop-patch", now=datetime.now(UTC), occurrence=None)
-    outcome = run_window(request, Stop(), reach=reach.reach())
+    outcome = run_window(request, Stop(), reach=reach.reach(), **kwargs)
     return EvidenceStore(root / "evidence").load(outcome.written.id)
 
 
@@ -107,3 +107,19 @@ def test_a_window_without_order_records_no_tiers(tmp_path: Path) -> None:
     (root / "schedules" / "shop-patch.yaml").write_text(yaml.safe_dump(doc))
     report = run(root, FakeReach())
     assert report.tiers is None and report.result == "pass"
+
+
+def test_a_tier_cut_short_by_the_window_end_is_stopped(tmp_path: Path) -> None:
+    reach = FakeReach()
+    now = datetime.now(UTC)
+
+    def clock() -> datetime:  # the window ends once web1 ran
+        return now + (timedelta(hours=4) if "web1" in reach.calls else timedelta())
+
+    report = run(shop(tmp_path, serial="1"), reach, clock=clock)
+    assert reach.calls[-1] == "web1" and "web2" not in reach.calls
+    tiers = report.tiers or []
+    assert [t.result for t in tiers] == ["pass", "pass", "stopped"]
+    assert (tiers[2].reason or "").startswith("the window ended at")
+    web2 = next(r for r in report.steps[0].results if r.host == "web2")
+    assert web2.status == "not_run" and web2.message == tiers[2].reason
