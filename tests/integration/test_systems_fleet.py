@@ -23,7 +23,8 @@ CHECK = {"file": {"path": "{{ sandbox }}/healthy"}}
 
 
 def shop(tmp_path: Path, fleet, broken: set[str] = frozenset(), **window: object) -> Path:  # type: ignore[no-untyped-def]
-    host_vars = {name: fleet.host_vars(name) for name in fleet.hosts}
+    python = {"ansible_python_interpreter": "/usr/bin/python3"}
+    host_vars = {name: {**fleet.host_vars(name), **python} for name in fleet.hosts}
     root = write_shop(tmp_path / "content", GROUPS, host_vars, CHECK, window)
     settings = {"known_hosts": str(fleet.known_hosts), "system_known_hosts": False}
     (root / "butler.yaml").write_text(
