@@ -15,6 +15,11 @@ runs the remediation playbooks of its failed checks (``runs.remediate``). A stop
 occurrence. Playbook steps (``runs.steps``) are recorded inside the window's report,
 their artifacts attached to it.
 
+A window with ``order: dependencies`` or explicit ``tiers`` runs its hosts tier after
+tier of systems (``runs.tiers``), each tier in batches as above; a tier that did not
+pass (a host failed a gating step or a playbook) stops the tiers after it, recorded
+``not_run`` with the reason, and the report's ``tiers`` say when each ran.
+
 Checklist steps run through :func:`runs.checklist.run_checklist_job`, as `check` does,
 over the window's :class:`Reach`; playbook steps through a :data:`PlaybookRunner`. Both
 are parameters, so the rules above are tested with fakes, without sshd or ansible.

@@ -89,3 +89,13 @@ def test_calendar_and_due_filter_by_system(tmp_path: Path) -> None:
     assert {p["schedule"] for p in json.loads(everything.output)} == {"db-nightly", "shop-patch"}
     unknown = run("-C", str(root), "due", "--system", "shop-dbb")
     assert unknown.exit_code == 2 and "no system 'shop-dbb' (known: shop-app" in unknown.output
+
+
+def test_order_dependencies_without_systems_is_refused(tmp_path: Path) -> None:
+    root = write_shop(tmp_path, GROUPS, LOCAL, CHECK)
+    for path in (root / "systems").iterdir():
+        path.unlink()
+    result = run("-C", str(root), "validate", "--no-syntax-check")
+    assert result.exit_code == 2
+    assert "shop-patch.yaml:" in result.output
+    assert "order: dependencies needs systems (systems/NAME.yaml); none found" in result.output
