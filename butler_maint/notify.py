@@ -53,6 +53,7 @@ __all__ = [
     "deliver",
     "fires",
     "notify_run",
+    "notify_system",
     "payload",
     "post_json",
     "problems",
@@ -77,9 +78,15 @@ def fires(rule: Notify, result: str, previous_result: str | None) -> bool:
     return result == "pass" and previous_result is not None and previous_result != "pass"
 
 
-def payload(schedule: str, report: Report, previous_result: str | None) -> dict[str, Any]:
-    """The JSON document a webhook receives (and the body of an email)."""
-    return {
+def payload(
+    schedule: str,
+    report: Report,
+    previous_result: str | None,
+    diagnosis: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON document a webhook receives (and the body of an email); with the run's
+    diagnosis by system when the repository has systems."""
+    document = {
         "schedule": schedule,
         "kind": str(report.kind),
         "report": report.id,
@@ -92,6 +99,9 @@ def payload(schedule: str, report: Report, previous_result: str | None) -> dict[
         "started": iso_z(report.started),
         "finished": iso_z(report.finished),
     }
+    if diagnosis is not None:
+        document["diagnosis"] = diagnosis
+    return document
 
 
 def _failures(report: Report) -> list[dict[str, Any]]:
@@ -258,6 +268,7 @@ def notify_run(
     report: Report,
     previous_result: str | None,
     *,
+    diagnosis: dict[str, Any] | None = None,
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
 ) -> list[Delivery]:
@@ -266,12 +277,59 @@ def notify_run(
     Call it after the report is written. Never raises and never prints: the returned
     deliveries say what failed (``problems`` words it), and failures are logged.
     """
-    rules, name = schedule.notify, schedule.name
+    name = schedule.name
+    document = payload(name, report, previous_result, diagnosis)
     result = str(report.result)
-    wanted = [rule for rule in rules if fires(rule, result, previous_result)]
-    if not wanted:
-        return []
-    document = payload(name, report, previous_result)
+    return _send(
+        schedule.notify, name, report, document,
+        results=(result, previous_result), sleep=sleep, clock=clock,
+    )  # fmt: skip
+
+
+def notify_system(
+    system: SystemRoute,
+    schedule: str,
+    report: Report,
+    previous_result: str | None,
+    *,
+    diagnosis: dict[str, Any] | None = None,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> list[Delivery]:
+    """Send a system's own notifications (to its owner) for a scheduled run on its
+    hosts: ``failure`` when the run has failing results on the system, ``recovery`` when
+    it has none after a run that did not pass, ``always`` every time."""
+    document = payload(schedule, report, previous_result, diagnosis)
+    document.update(system=system.name, owner=system.owner)
+    result = "fail" if system.failing else "pass"
+    name = f"{schedule} ({system.name})"
+    return _send(
+        system.rules, name, report, document,
+        results=(result, previous_result), sleep=sleep, clock=clock,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SystemRoute:
+    """A system's notification rules, its owner, and whether the run failed on it."""
+
+    name: str
+    owner: str | None
+    rules: list[Notify]
+    failing: bool
+
+
+def _send(
+    rules: list[Notify],
+    name: str,
+    report: Report,
+    document: dict[str, Any],
+    *,
+    results: tuple[str, str | None],
+    sleep: Sleep,
+    clock: Clock,
+) -> list[Delivery]:
+    wanted = [rule for rule in rules if fires(rule, *results)]
     done = []
     for rule in wanted:
         send = _sender(rule, name, report, document)

@@ -35,9 +35,13 @@ from butler_maint.model.content import (
     load_freeze_file,
     load_model,
     load_schedule,
+    load_system,
 )
 from butler_maint.model.schedule import ChecklistStep, PlaybookStep, Schedule
 from butler_maint.schedule.ics import read_ics
+from butler_maint.systems.graph import find_cycle
+from butler_maint.systems.members import system_files
+from butler_maint.systems.refs import system_refs, tier_refs
 from butler_maint.templating import (
     MAGIC_VARS,
     TemplateProblem,
@@ -103,7 +107,8 @@ def validate_repo(
     inventories = _inventories(root, config, report, vault)
     checklists = _checklists(root, inventories, report)
     _freeze_files(root, report)
-    _schedules(root, checklists, inventories, report)
+    schedules = _schedules(root, checklists, inventories, report)
+    _systems(root, checklists, schedules, inventories, report)
     _waivers(root, checklists, inventories, report)
     playbooks = content_files(root / "playbooks")
     report.counts["playbooks"] = len(playbooks)
@@ -351,11 +356,38 @@ def _schedules(
     checklists: dict[str, Loaded[Checklist]],
     inventories: Inventories,
     report: Report,
-) -> None:
+) -> dict[str, Loaded[Schedule]]:
     loaded = _load_each(content_files(root / "schedules"), load_schedule, report)
     for schedule in loaded:
         report.problems.extend(_schedule_refs(root, schedule, checklists, inventories))
     report.counts["schedules"] = len(loaded)
+    return {s.model.name: s for s in loaded}
+
+
+def _systems(
+    root: Path,
+    checklists: dict[str, Loaded[Checklist]],
+    schedules: dict[str, Loaded[Schedule]],
+    inventories: Inventories,
+    report: Report,
+) -> None:
+    """``systems/*.yaml``: schema, references, host patterns, no dependency cycle; and
+    the systems windows name in their ``tiers``."""
+    loaded = _load_each(system_files(root), load_system, report)
+    found = {s.model.system: s for s in loaded}
+    for system in loaded:
+        report.problems.extend(system_refs(system, found, checklists, schedules))
+        where = system.doc.where(("hosts",))
+        report.problems.extend(_pattern_problems(where, system.model.hosts, inventories))
+    cycle = find_cycle({n: s.model.depends_on for n, s in found.items()})
+    if cycle is not None:
+        first = found[cycle[0]]
+        msg = f"depends_on: dependency cycle {' -> '.join(cycle)}"
+        report.problems.append(Problem(first.doc.where(("depends_on",)), msg))
+    for schedule in schedules.values():
+        report.problems.extend(tier_refs(schedule, found))
+    if loaded:
+        report.counts["systems"] = len(loaded)
 
 
 def _schedule_refs(

@@ -26,6 +26,7 @@ EXIT_CODES_HELP = """Exit codes: 0 all passed; 1 something failed, errored or wa
 COMMAND_MODULES = {
     "calendar": "calendar_cmds",
     "check": "check_cmds",
+    "diagnose": "systems_cmds",
     "due": "calendar_cmds",
     "import": "import_cmds",
     "init": "content_cmds",
@@ -34,6 +35,7 @@ COMMAND_MODULES = {
     "report": "report_cmds",
     "run-due": "window_cmds",
     "schema": "content_cmds",
+    "service-report": "service_cmds",
     "validate": "content_cmds",
     "window": "window_cmds",
     "worker": "worker_cmds",

@@ -44,11 +44,29 @@ def _moment(value: str | None, param: str, now: datetime) -> datetime:
         raise click.BadParameter(str(exc), param_hint=param) from None
 
 
-def _schedules(app: App, command: str) -> list[Scheduled]:
+def _schedules(app: App, command: str, system: str | None = None) -> list[Scheduled]:
     scheduled = load_schedules(app.root)
     if not scheduled:
         click.echo(f"{command}: no schedules in {app.root / 'schedules'}", err=True)
-    return scheduled
+    if system is None:
+        return scheduled
+    from butler_maint.systems.members import load_systems, system_schedules
+
+    systems = load_systems(app.root)
+    if system not in systems:
+        known = ", ".join(sorted(systems)) or "none"
+        raise click.BadParameter(f"no system {system!r} (known: {known})", param_hint="--system")
+    names = set(system_schedules(systems[system].model, [s.schedule for s in scheduled]))
+    return [s for s in scheduled if s.schedule.name in names]
+
+
+system_option = click.option(
+    "--system",
+    default=None,
+    metavar="NAME",
+    help="Only the schedules that maintain this system (systems/NAME.yaml: its "
+    "`schedules`, else those running one of its checklists).",
+)
 
 
 def _local(moment: datetime, timezone: str) -> str:
@@ -87,8 +105,12 @@ def _freeze_json(period: FreezePeriod | None) -> dict[str, str] | None:
     help="Also write an iCalendar file of the windows and freeze periods in the range.",
 )
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@system_option
 @pass_app
-def calendar(app: App, start_text: str | None, days: int, ics_path: Path | None, fmt: str) -> None:
+def calendar(
+    app: App, start_text: str | None, days: int, ics_path: Path | None, fmt: str,
+    system: str | None,
+) -> None:  # fmt: skip
     """The coming occurrences of every schedule, in its own zone and in UTC.
 
     Sorted by time; occurrences stopped by a freeze say FROZEN (reason). A local time
@@ -98,7 +120,7 @@ def calendar(app: App, start_text: str | None, days: int, ics_path: Path | None,
     now = datetime.now(UTC)
     start = _moment(start_text, "--from", now)
     end = start + timedelta(days=days)
-    scheduled = _schedules(app, "calendar")
+    scheduled = _schedules(app, "calendar", system)
     planned = plan(scheduled, start, end)
     if fmt == "json":
         click.echo(json.dumps([_planned_json(p) for p in planned], indent=2, ensure_ascii=False))
@@ -171,8 +193,9 @@ def _write_ics(
     "YYYY-MM-DD, or 7d (ago).",
 )
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@system_option
 @pass_app
-def due(app: App, at_text: str | None, fmt: str) -> None:
+def due(app: App, at_text: str | None, fmt: str, system: str | None) -> None:
     """Per schedule: due now, overdue since when, frozen, next occurrence, last run.
 
     States: due (window open, not run), overdue since T (window missed, one catch-up
@@ -184,7 +207,7 @@ def due(app: App, at_text: str | None, fmt: str) -> None:
     from butler_maint.runs.approvals import with_approval
 
     now = _moment(at_text, "--at", datetime.now(UTC))
-    scheduled = _schedules(app, "due")
+    scheduled = _schedules(app, "due", system)
     store = EvidenceStore.for_project(app.root, app.config.evidence)
     entries = recent_runs(store, now)
     statuses = [

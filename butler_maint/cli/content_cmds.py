@@ -22,6 +22,7 @@ SCHEMAS = {
     "checklist": "butler_maint.model.checklist:Checklist",
     "schedule": "butler_maint.model.schedule:Schedule",
     "freeze": "butler_maint.model.schedule:FreezeFile",
+    "system": "butler_maint.model.system:System",
     "config": "butler_maint.model.config:ProjectConfig",
     "evidence": "butler_maint.evidence.model:Report",
 }

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import click
 
@@ -41,7 +41,7 @@ from butler_maint.kpi import (
 from butler_maint.schedule.calendar import load_schedules
 
 FORMATS = click.Choice(["text", "json", "csv"])
-GROUP_CHOICE = click.Choice(list(GROUPS))
+GROUP_CHOICE = click.Choice([*GROUPS, "system", "vendor"])
 
 
 def _since(text: str, now: datetime) -> datetime:
@@ -347,7 +347,8 @@ def _write_metrics(path: Path, view: KpiView) -> None:
     "--by",
     type=GROUP_CHOICE,
     default=None,
-    help="Also give pass rates per group (a result counts under each of its controls).",
+    help="Also give pass rates per group (a result counts under each of its controls); "
+    "system or vendor: instead, each service level against its target.",
 )
 @click.option(
     "--controls",
@@ -368,7 +369,7 @@ def _write_metrics(path: Path, view: KpiView) -> None:
 def kpi(
     app: App,
     since_text: str,
-    by: GroupBy | None,
+    by: GroupBy | Literal["system", "vendor"] | None,
     with_controls: bool,
     fmt: str,
     with_forecast: bool,
@@ -383,14 +384,28 @@ def kpi(
     (waived never); flapping checks (3+ changes); pending manual items; with --forecast,
     when a trending value will cross its check's threshold (3+ points over 3+ days, r²
     >= 0.5, else "not enough history"). --controls: per control, the checks covering it,
-    their latest status per host and the reports. Waivers expiring within 14 days are
+    their latest status per host and the reports. --by system|vendor: per system (or
+    vendor), pass rate, availability, on time, MTTR and the longest gap between
+    maintenance runs, each against the system's service_levels: met, at risk (met with
+    80 % or more of the error budget used), missed. Waivers expiring within 14 days are
     warned about on stderr. Exit 0; 2 on bad input.
     """
     now = datetime.now(UTC)
     since = _since(since_text, now)
+    if by in {"system", "vendor"}:
+        from butler_maint.cli.service_cmds import by_scope
+
+        click.echo(
+            by_scope(app, "system" if by == "system" else "vendor", since, now, fmt), nl=False
+        )
+        return
     view = gather(app, since, now)
     waiver_warnings(app.root, now)
-    doc = control_figures(view) if with_controls else figures(view, by, with_forecast)
+    doc = (
+        control_figures(view)
+        if with_controls
+        else figures(view, cast("GroupBy | None", by), with_forecast)
+    )
     click.echo(render(doc, fmt), nl=False)
     if metrics_file is not None:
         _write_metrics(metrics_file, view)

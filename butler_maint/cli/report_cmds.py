@@ -12,10 +12,20 @@ import click
 from butler_maint.cli import cli
 from butler_maint.cli.context import App, pass_app
 from butler_maint.cli.render import term
+from butler_maint.errors import ButlerError
 from butler_maint.evidence.diff import diff_reports, render_diff, step_labels
 from butler_maint.evidence.export import FORMATS, export
 from butler_maint.evidence.index import Filter, parse_when, select
-from butler_maint.evidence.model import FAILING, Kind, Overall, Report, Result, Status, Step
+from butler_maint.evidence.model import (
+    FAILING,
+    Kind,
+    Overall,
+    Report,
+    Result,
+    Status,
+    Step,
+    Tier,
+)
 from butler_maint.evidence.store import EvidenceStore
 from butler_maint.evidence.summary import describe, explain, iter_results
 from butler_maint.evidence.verify import verify_store
@@ -123,7 +133,17 @@ def _step_head(label: str, step: Step) -> str:
     return f"{label}  ({step.title})" if step.title else label
 
 
-def _show(report: Report) -> list[str]:
+def tier_line(number: int, tier: Tier) -> str:
+    """A tier of a window in dependency order: systems, result, when, hosts, why."""
+    systems = ", ".join(tier.systems) or "hosts in no system"
+    when = ""
+    if tier.started and tier.finished:
+        when = f"  {tier.started.isoformat()} .. {tier.finished.isoformat()}"
+    why = f"  -- {tier.reason}" if tier.reason and tier.result != "not_run" else ""
+    return f"tier {number} ({systems}): {tier.result}{when}  hosts {', '.join(tier.hosts)}{why}"
+
+
+def _show(report: Report, diagnosis: list[str] | None = None) -> list[str]:
     s = report.summary
     counts = ", ".join(f"{st.value} {s.count(st)}" for st in Status if s.count(st))
     trigger = report.trigger.by + (f" {report.trigger.schedule}" if report.trigger.schedule else "")
@@ -141,6 +161,8 @@ def _show(report: Report) -> list[str]:
         lines.append(f"stopped: {report.stopped}")
     if report.rerun_of:
         lines.append(f"re-run of {report.rerun_of} (its failed and not-run hosts)")
+    for number, tier in enumerate(report.tiers or [], 1):
+        lines.append(tier_line(number, tier))
     for number, batch in enumerate(report.batches or [], 1):
         lines.append(f"batch {number}: {', '.join(batch)}")
     labels = step_labels(report.steps)
@@ -148,6 +170,8 @@ def _show(report: Report) -> list[str]:
     if failing:
         lines += ["", f"FAILURES ({len(failing)})"]
         lines += [line for n, r in failing for line in _failure(n, r)]
+    if diagnosis:
+        lines += ["", *diagnosis]
     for label, step in zip(labels, report.steps, strict=True):
         lines += ["", _step_head(label, step)]
         for r in sorted(step.results, key=lambda r: r.status not in FAILING):
@@ -160,7 +184,10 @@ def _show(report: Report) -> list[str]:
 @pass_app
 def show_cmd(app: App, report_id: str) -> None:
     """Show a report (ID or 'latest'): summary, failures first, then every result."""
-    click.echo("\n".join(_show(_store(app).load(report_id))))
+    from butler_maint.cli.systems import diagnosis_section
+
+    loaded = _store(app).load(report_id)
+    click.echo("\n".join(_show(loaded, diagnosis_section(app, loaded))))
 
 
 @report.command("diff")
@@ -235,7 +262,14 @@ def render_cmd(app: App, out: Path | None, full: bool) -> None:
     target = (out if out is not None else app.root / "site").absolute()
     if target.resolve().is_relative_to(store.root.resolve()):
         raise click.BadParameter("must not be inside the evidence store", param_hint="--out")
-    outcome = render_site(store.root, target, project_root=app.root, full=full)
+    from butler_maint.cli.systems import project_systems
+
+    try:
+        systems = project_systems(app)
+    except ButlerError as exc:
+        click.echo(f"warning: no diagnosis by system: {exc.render().splitlines()[0]}", err=True)
+        systems = None
+    outcome = render_site(store.root, target, project_root=app.root, full=full, systems=systems)
     click.echo(
         f"rendered {outcome.runs} runs ({len(outcome.written)} run pages written, "
         f"{outcome.kept} unchanged, {outcome.removed} removed), {outcome.hosts} hosts; "

@@ -25,6 +25,7 @@ from butler_maint.evidence.model import (
     Status,
     Step,
     Summary,
+    Tier,
     Trigger,
 )
 from butler_maint.evidence.store import EvidenceStore, WrittenReport
@@ -53,6 +54,7 @@ __all__ = [
     "Status",
     "Step",
     "Summary",
+    "Tier",
     "Trigger",
     "Verdict",
     "WrittenReport",

@@ -91,6 +91,7 @@ def finalize(
         rerun_of=draft.rerun_of,
         stopped=draft.stopped,
         batches=draft.batches,
+        tiers=draft.tiers,
         tools=draft.tools,
         content=draft.content,
         inventory=draft.inventory,

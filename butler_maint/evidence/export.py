@@ -183,6 +183,10 @@ def _md(value: object) -> str:
     return _MARKDOWN.sub(lambda m: "\\" + m.group(), text)
 
 
+markdown_text = _md
+"""Host or report text made inert for Markdown (other Markdown documents use it too)."""
+
+
 def to_markdown(report: Report) -> str:
     """A Markdown page: header, summary, failures, then every result per step."""
     counts = ", ".join(

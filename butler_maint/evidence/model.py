@@ -255,6 +255,21 @@ class Failure(Frozen):
     message: str | None = None
 
 
+class Tier(Frozen):
+    """A tier of a window run in dependency order: its systems and hosts, when it ran,
+    and whether it passed its gating checks (a failed tier stops the tiers after it)."""
+
+    systems: list[str] = Field(description="Its systems (none: hosts in no system).")
+    hosts: list[str]
+    result: Literal["pass", "fail", "stopped", "not_run"] = Field(
+        description="pass; fail (a host failed a gating step or a playbook); stopped (cut "
+        "short by the window's end, max_fail_percentage or a signal); not_run."
+    )
+    started: UtcTime | None = None
+    finished: UtcTime | None = None
+    reason: str | None = Field(None, description="Why it failed or did not run.")
+
+
 class ReportDraft(Frozen):
     """What an executor hands to the store; the store adds id, chain and summary."""
 
@@ -277,6 +292,9 @@ class ReportDraft(Frozen):
     )
     batches: list[list[str]] | None = Field(
         None, description="A window's batches of hosts, in the order they ran (schema 1.1)."
+    )
+    tiers: list[Tier] | None = Field(
+        None, description="A window's tiers of systems, in the order they ran (optional)."
     )
     tools: dict[str, str] = Field(default_factory=dict)
     content: Content = Field(default_factory=Content)
@@ -312,6 +330,9 @@ class Report(Frozen):
     )
     batches: list[list[str]] | None = Field(
         None, description="A window's batches of hosts, in the order they ran (schema 1.1)."
+    )
+    tiers: list[Tier] | None = Field(
+        None, description="A window's tiers of systems, in the order they ran (optional)."
     )
     tools: dict[str, str] = Field(default_factory=dict)
     content: Content = Field(default_factory=Content)

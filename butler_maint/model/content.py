@@ -16,6 +16,7 @@ from butler_maint.errors import ContentError, Problem
 from butler_maint.model.base import validate_doc
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.schedule import FreezeFile, Schedule
+from butler_maint.model.system import System
 from butler_maint.model.yamldoc import YamlDoc, YamlPath, parse_file
 
 M = TypeVar("M", bound=BaseModel)
@@ -62,6 +63,15 @@ def load_schedule(path: Path) -> Loaded[Schedule]:
     loaded = load_model(Schedule, path)
     key = "routine" if loaded.model.routine else "window"
     problems = _name_matches(loaded, loaded.model.name, (key,))
+    if problems:
+        raise ContentError(problems)
+    return loaded
+
+
+def load_system(path: Path) -> Loaded[System]:
+    """Load a system; its name must match the file name."""
+    loaded = load_model(System, path)
+    problems = _name_matches(loaded, loaded.model.system, ("system",))
     if problems:
         raise ContentError(problems)
     return loaded

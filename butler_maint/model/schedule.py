@@ -536,6 +536,21 @@ class Schedule(Frozen):
     freeze: list[AnyFreezeSpec] = Field(default_factory=list)
     freeze_files: list[LocalPath] = Field(default_factory=list, description="e.g. freezes/x.yaml")
     notify: list[Notify] = Field(default_factory=list, description="Webhooks, emails.")
+    order: Literal["dependencies"] | None = Field(
+        None,
+        description="A window's hosts in tiers of systems (systems/*.yaml), in dependency "
+        "order; a tier starts only when the tier before it passed its gating checks.",
+    )
+    tiers: list[Name | list[Name]] = Field(
+        default_factory=list,
+        description="An explicit order of tiers: system names, or lists of them, first "
+        "tier first (instead of `order: dependencies`).",
+    )
+    stop: Literal["dependents-first", "dependents-last"] = Field(
+        "dependents-last",
+        description="With `order: dependencies`: dependents-last patches a system after "
+        "those it depends on (db, app, web); dependents-first before them (web, app, db).",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -572,7 +587,16 @@ class Schedule(Frozen):
             raise ValueError("a routine names one `checklist` and has no `steps`")
         if self.window is not None and (not self.steps or self.checklist is not None):
             raise ValueError("a window has `steps` (checklists and playbooks) and no `checklist`")
+        if (self.order or self.tiers) and self.window is None:
+            raise ValueError("`order` and `tiers` are for windows")
+        if self.order and self.tiers:
+            raise ValueError("a window has `order: dependencies` or explicit `tiers`, not both")
         return self
+
+    @property
+    def tier_names(self) -> list[list[str]]:
+        """The explicit ``tiers``, each a list of system names."""
+        return [[t] if isinstance(t, str) else list(t) for t in self.tiers]
 
     @property
     def name(self) -> str:

@@ -30,9 +30,9 @@ from butler_maint.errors import ButlerError
 from butler_maint.evidence import EvidenceStore, Trigger, WrittenReport
 from butler_maint.evidence.layout import RUN_DUE_LOCK_FILE
 from butler_maint.evidence.lock import hold_lock
-from butler_maint.evidence.model import Overall, Severity, iso_z
+from butler_maint.evidence.model import Overall, Report, Severity, iso_z
 from butler_maint.evidence.summary import outline
-from butler_maint.notify import notify_run, problems
+from butler_maint.notify import Delivery, SystemRoute, notify_run, notify_system, problems
 from butler_maint.runs.approvals import first_report, with_approval
 from butler_maint.runs.check import CheckRequest, run_check
 from butler_maint.runs.request import Target
@@ -42,6 +42,8 @@ from butler_maint.runs.window import WindowRequest, run_window
 from butler_maint.schedule.calendar import Scheduled, load_schedules
 from butler_maint.schedule.due import DueStatus, status
 from butler_maint.schedule.history import recent_runs
+from butler_maint.systems.diagnose import diagnose
+from butler_maint.systems.members import Systems, project_systems, system_files
 
 AT_SKEW = timedelta(seconds=60)
 """How far ahead of the clock ``run-due --at`` may be (clocks of two hosts differ)."""
@@ -92,6 +94,7 @@ def run_due(
     store = EvidenceStore.for_project(target.root, target.config.evidence)
     with hold_lock(store.root / RUN_DUE_LOCK_FILE, busy="another run-due is running"):
         history = recent_runs(store, now)
+        systems = _systems(target)
         done = []
         for scheduled in load_schedules(target.root):
             if stop.requested:
@@ -105,7 +108,7 @@ def run_due(
                 continue
             previous = state.last_run.result if state.last_run else None
             run = _one(target, scheduled, state, now, stop, replay=replay)
-            done.append(_reported(store, scheduled, run, previous, fail_on))
+            done.append(_reported(store, scheduled, run, previous, fail_on, systems=systems))
         return done
 
 
@@ -126,7 +129,7 @@ def _awaiting(store: EvidenceStore, operator: str, state: DueStatus, now: dateti
 
 def _reported(
     store: EvidenceStore, scheduled: Scheduled, run: DueRun, previous: str | None,
-    fail_on: Severity | None,
+    fail_on: Severity | None, *, systems: Systems,
 ) -> DueRun:  # fmt: skip
     """``run`` with what its report says went wrong and whether that is below
     ``fail_on``, after notifying about it (never raises; a run without a report: nothing
@@ -140,10 +143,40 @@ def _reported(
         return replace(run, notices=(*run.notices, notice))
     below = report.result is not Overall.PASS and not report_fails(report, fail_on)
     run = replace(run, message=outline(report), below_threshold=below)
-    if not scheduled.schedule.notify:
-        return run
-    deliveries = notify_run(scheduled.schedule, report, previous)
+    deliveries = _notify(scheduled, report, previous, systems)
     return replace(run, notices=(*run.notices, *problems(scheduled.schedule.name, deliveries)))
+
+
+def _systems(target: Target) -> Systems:
+    """The repository's systems; none when there are none or they do not load (a run
+    never fails for them: ``validate`` says what is wrong)."""
+    if not system_files(target.root):
+        return Systems()
+    try:
+        return project_systems(target.root, target.inventory)
+    except ButlerError:
+        return Systems()
+
+
+def _notify(
+    scheduled: Scheduled, report: Report, previous: str | None, systems: Systems
+) -> list[Delivery]:
+    """The schedule's notifications (with the diagnosis by system), then each system's
+    own, for the systems whose hosts the run touched."""
+    found = diagnose(report, systems) if systems else None
+    document = found.to_dict() if found is not None else None
+    name = scheduled.schedule.name
+    deliveries = []
+    if scheduled.schedule.notify:
+        deliveries += notify_run(scheduled.schedule, report, previous, diagnosis=document)
+    touched = {r.host for step in report.steps for r in step.results}
+    for system_name, system in sorted(systems.systems.items()):
+        if not system.notify or not touched & systems.hosts.get(system_name, frozenset()):
+            continue
+        failing = found is not None and system_name in found.systems
+        route = SystemRoute(system_name, system.owner, system.notify, failing)
+        deliveries += notify_system(route, name, report, previous, diagnosis=document)
+    return deliveries
 
 
 def _one(

@@ -35,6 +35,7 @@ from butler_maint.evidence import (
     Result,
     Status,
     Step,
+    Tier,
     Trigger,
     WrittenReport,
 )
@@ -164,6 +165,7 @@ class Recording:
         error: str | None = None,
         stopped: str | None = None,
         batches: list[list[str]] | None = None,
+        tiers: list[Tier] | None = None,
         started: datetime | None = None,
         finished: datetime | None = None,
     ) -> ReportDraft:
@@ -173,7 +175,7 @@ class Recording:
             kind=meta.kind, name=meta.name, trigger=meta.trigger, operator=meta.operator,
             started=started or self.started, finished=finished or datetime.now(UTC),
             dry_run=meta.dry_run, interrupted=interrupted, error=error, stopped=stopped,
-            batches=batches,
+            batches=batches, tiers=tiers,
             override=meta.override, approval=meta.approval, rerun_of=meta.rerun_of,
             tools=provenance.tools,
             content=provenance.content, inventory=provenance.inventory,

@@ -15,6 +15,11 @@ runs the remediation playbooks of its failed checks (``runs.remediate``). A stop
 occurrence. Playbook steps (``runs.steps``) are recorded inside the window's report,
 their artifacts attached to it.
 
+A window with ``order: dependencies`` or explicit ``tiers`` runs its hosts tier after
+tier of systems (``runs.tiers``), each tier in batches as above; a tier that did not
+pass (a host failed a gating step or a playbook) stops the tiers after it, recorded
+``not_run`` with the reason, and the report's ``tiers`` say when each ran.
+
 Checklist steps run through :func:`runs.checklist.run_checklist_job`, as `check` does,
 over the window's :class:`Reach`; playbook steps through a :data:`PlaybookRunner`. Both
 are parameters, so the rules above are tested with fakes, without sshd or ansible.
@@ -42,6 +47,7 @@ from butler_maint.evidence import (
     Result,
     Status,
     Step,
+    Tier,
     Trigger,
     WrittenReport,
 )
@@ -66,8 +72,10 @@ from butler_maint.runs.remediate import Remediations, remediate
 from butler_maint.runs.request import Target
 from butler_maint.runs.steps import PlaybookSteps
 from butler_maint.runs.stop import Stop
+from butler_maint.runs.tiers import TierPlan, ordered, plan_tiers, tier_label
 from butler_maint.schedule.calendar import Scheduled
 from butler_maint.schedule.freezes import frozen_during
+from butler_maint.systems.members import project_systems, system_files
 from butler_maint.waivers import LoadedWaiver, load_waivers
 
 PlaybookRunner = Callable[[PlaybookStepSpec, list[HostInfo], bool, Stop], PlaybookStep]
@@ -201,6 +209,9 @@ class _Window:
     stop_reason: str | None = None
     batches: list[list[str]] = field(default_factory=list)
     remediations: Remediations = field(default_factory=lambda: Remediations(1))
+    blocked: set[str] = field(default_factory=set)
+    """Hosts that failed a gating step or a playbook: their tier did not pass."""
+    tiers: list[Tier] = field(default_factory=list)
 
     def checked(self, checklist: Checklist, hosts: list[HostInfo]) -> list[Result]:
         """``checklist`` run on ``hosts`` (waivers applied), as evidence results."""
@@ -232,6 +243,10 @@ def run_window(
     if request.rerun is not None:
         hosts = [h for h in hosts if h.name in request.rerun.hosts]
     used = schedule_files(target.root, request.scheduled)
+    plan = None
+    if ordered(schedule):
+        plan = plan_tiers(schedule, project_systems(target.root, target.inventory), hosts)
+        used += system_files(target.root)
     checklists: dict[int, Checklist] = {}
     for index, step in enumerate(schedule.steps):
         if isinstance(step, ChecklistStepSpec):
@@ -257,7 +272,10 @@ def run_window(
             remediations=Remediations(first_step=len(schedule.steps) + 1),
         )  # fmt: skip
         started = clock()
-        _run_batches(window, hosts, clock, on_batch, on_batch_done)
+        if plan is None:
+            _run_batches(window, hosts, clock, on_batch, on_batch_done)
+        else:
+            _run_tiers(window, plan, clock, on_batch, on_batch_done)
         meta = RunMeta(
             Kind.WINDOW, schedule.name, target.operator, request.trigger, request.dry_run,
             override, approval, request.rerun.report if request.rerun else None,
@@ -265,11 +283,48 @@ def run_window(
         draft = recording.draft(
             meta, [*window.steps, *window.remediations.steps], host_keys=window.host_keys,
             interrupted=stop.requested, batches=window.batches or None,
+            tiers=window.tiers or None,
             error="; ".join(playbooks.errors) or None, stopped=window.stop_reason,
             started=started, finished=clock(),
         )  # fmt: skip
         written = recording.write(draft, attach=playbooks.attach)
     return WindowOutcome(written, stop.signum, window.stop_reason)
+
+
+def _run_tiers(
+    window: _Window,
+    plan: list[TierPlan],
+    clock: Callable[[], datetime],
+    on_batch: Callable[[int, list[str]], None] | None,
+    on_batch_done: Callable[[BatchDone], None] | None,
+) -> None:
+    """Tier after tier, each in batches; a tier starts only when the tier before it
+    passed its gating checks, and a failed or stopped tier stops the tiers after it."""
+    total = sum(len(t.hosts) for t in plan)
+    for number, tier in enumerate(plan, 1):
+        names = [h.name for h in tier.hosts]
+        if window.stop_reason is not None:
+            _not_run(window, tier.hosts, window.stop_reason)
+            window.tiers.append(Tier(systems=tier.systems, hosts=names, result="not_run",
+                                     reason=window.stop_reason))  # fmt: skip
+            continue
+        started = clock()
+        _run_batches(window, tier.hosts, clock, on_batch, on_batch_done, total=total)
+        failed = sorted(window.blocked & set(names))
+        reason = None
+        if failed:
+            reason = f"{tier_label(number, tier.systems)} failed on {', '.join(failed)}"
+            later = [s for t in plan[number:] for s in t.systems]
+            if later and window.stop_reason is None:
+                window.stop_reason = (
+                    f"{reason}; the tiers after it ({', '.join(later)}) start only when "
+                    "it passed its gating checks"
+                )
+        elif window.stop_reason is not None:
+            reason = window.stop_reason
+        result = "fail" if failed else ("stopped" if reason else "pass")
+        window.tiers.append(Tier(systems=tier.systems, hosts=names, result=result,
+                                 started=started, finished=clock(), reason=reason))  # fmt: skip
 
 
 def _run_batches(
@@ -278,18 +333,22 @@ def _run_batches(
     clock: Callable[[], datetime],
     on_batch: Callable[[int, list[str]], None] | None,
     on_batch_done: Callable[[BatchDone], None] | None,
+    *,
+    total: int | None = None,
 ) -> None:
-    """Batch after batch, until the hosts are done or a rule stops the window."""
+    """Batch after batch, until the hosts are done or a rule stops the window (the
+    share of failed hosts is taken of ``total``, all the window's hosts)."""
     stop, end = window.stop, window.request.end
     groups = batches(hosts, window.request.scheduled.schedule.serial)
-    for number, batch in enumerate(groups, 1):
-        stop_reason = _why_stop(clock(), end, window, len(hosts))
+    for index, batch in enumerate(groups, 1):
+        stop_reason = _why_stop(clock(), end, window, total or len(hosts))
         if stop_reason:
             window.stop_reason = stop_reason
-            _not_run(window, [h for group in groups[number - 1 :] for h in group], stop_reason)
+            _not_run(window, [h for group in groups[index - 1 :] for h in group], stop_reason)
             break
         names = [h.name for h in batch]
         window.batches.append(names)
+        number = len(window.batches)
         if on_batch:
             on_batch(number, names)
         _run_batch(window, batch)
@@ -297,7 +356,7 @@ def _run_batches(
             on_batch_done(BatchDone(number, names, _problems(window, set(names))))
         if stop.requested:
             window.stop_reason = _stopped(stop)
-            _not_run(window, [h for group in groups[number:] for h in group], _stopped(stop))
+            _not_run(window, [h for group in groups[index:] for h in group], _stopped(stop))
             break
 
 
@@ -360,10 +419,13 @@ def _run_batch(window: _Window, batch: list[HostInfo]) -> None:
             _append(window, index, results, {})
             if step.gate:
                 gated.update(_gate(index, step.checklist, results))
+                window.blocked |= set(gated)
         else:
             ran = window.play(step, hosts, request.dry_run, window.stop)
             _append(window, index, ran.results, ran.hosts)
-            window.failed |= {h for h, s in ran.hosts.items() if s.failed or s.unreachable}
+            broken = {h for h, s in ran.hosts.items() if s.failed or s.unreachable}
+            window.failed |= broken
+            window.blocked |= broken
         window.failed |= {r.host for r in window.steps[index].results if r.status in FAILING}
 
 

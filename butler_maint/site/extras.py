@@ -11,9 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from butler_maint.errors import ButlerError
 from butler_maint.evidence.store import EvidenceStore
+
+if TYPE_CHECKING:
+    from butler_maint.kpi.service import ServiceData
+    from butler_maint.systems.members import Systems
 
 ITEMS = 20
 """Longest list shown per KPI (open incidents, flapping checks)."""
@@ -130,3 +135,40 @@ def waiver_section(project_root: Path | None, now: datetime) -> WaiverSection | 
             for w in live
         ]
     )
+
+
+SERVICE_MONTHS = 6
+"""Most service-report pages the site renders (the latest months with evidence)."""
+
+
+def service_months(store: EvidenceStore, now: datetime) -> list[str]:
+    """``YYYY-MM`` of the months with runs among the last ``SERVICE_MONTHS``, oldest
+    first (the current month included)."""
+    from butler_maint.evidence.index import store_entries
+    from butler_maint.kpi.monthly import month_of
+
+    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    for _ in range(SERVICE_MONTHS - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    try:
+        entries = store_entries(store, since=first)
+    except ButlerError:
+        return []
+    return sorted({month_of(e.started) for e in entries if e.started is not None})
+
+
+def service_data(
+    store: EvidenceStore, project_root: Path | None, systems: Systems, months: list[str]
+) -> ServiceData | None:
+    """What the service reports of ``months`` are computed from; None when the project's
+    schedules or the evidence cannot be read (``validate`` and ``verify`` say why)."""
+    from butler_maint.kpi.monthly import LOOKBACK, load_service_data, month_start
+    from butler_maint.schedule.calendar import load_schedules
+
+    if project_root is None:
+        return None
+    try:
+        scheduled = load_schedules(project_root)
+        return load_service_data(store, scheduled, systems, month_start(months[0]) - LOOKBACK)
+    except ButlerError:
+        return None

@@ -56,6 +56,8 @@ from butler_maint.evidence.migrate import load_report_bytes
 from butler_maint.evidence.model import SEVERITIES, Report, iso_z
 from butler_maint.evidence.store import EvidenceStore
 from butler_maint.evidence.verify import Verdict, verify_store
+from butler_maint.kpi.monthly import service_report, show_target, show_value, trend
+from butler_maint.kpi.service import AT_RISK
 from butler_maint.site import extras
 from butler_maint.site.charts import pass_rate_chart, stacked
 from butler_maint.site.views import (
@@ -74,6 +76,8 @@ from butler_maint.site.views import (
     run_row,
     status_counts,
 )
+from butler_maint.systems.diagnose import diagnose, result_line, tree_rows
+from butler_maint.systems.members import Systems
 
 RENDER_VERSION = "3"
 """Bump when pages change shape: every page is rendered again (a change to this
@@ -82,6 +86,7 @@ package's files does that too, through :func:`fingerprint`)."""
 MANIFEST = ".butler-site.json"
 RUNS_DIR = "runs"
 HOSTS_DIR = "hosts"
+SERVICE_DIR = "service"
 
 
 @dataclass
@@ -231,12 +236,15 @@ def _key(*parts: object) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _run_key(entry: IndexEntry, row: RunRow, previous: RunRow | None, banner: str) -> str:
+def _run_key(
+    entry: IndexEntry, row: RunRow, previous: RunRow | None, banner: str, systems: str
+) -> str:
     """What a run page is rendered from: the report (digest, path), the index row but
-    for its host list (the report has them), the run before it, the chain line."""
+    for its host list (the report has them), the run before it, the chain line, the
+    systems its diagnosis uses."""
     fields = {k: v for k, v in vars(row).items() if k != "hosts"}
     before = [previous.id, previous.page] if previous else None
-    return _key("run", str(entry.digest), entry.path, fields, before, banner)
+    return _key("run", str(entry.digest), entry.path, fields, before, banner, systems)
 
 
 def _write_page(path: Path, data: bytes) -> os.stat_result:
@@ -270,6 +278,7 @@ class _Site:
     verdict: Verdict
     now: datetime
     old: Manifest
+    systems: Systems = field(default_factory=Systems)
     new: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[str, list[Any]] = field(default_factory=dict)
     made: set[Path] = field(default_factory=set)
@@ -324,7 +333,7 @@ class _Site:
         rel = entry.path
         old = self.old.runs.get(row.id)
         previous = digests.get(str(old.get("previous"))) if old else None
-        key = _run_key(entry, row, previous, self.banner)
+        key = _run_key(entry, row, previous, self.banner, _fingerprint(self.systems))
         if old and old.get("key") == key and self.current(row.page, key):
             self.new[row.id] = old
             self.outcome.kept += 1
@@ -337,7 +346,8 @@ class _Site:
             problem = str(exc)
         checks: dict[str, HostChecks] = host_checks(report) if report else {}
         previous = digests.get(report.previous or "") if report else None
-        key = _run_key(entry, row, previous, self.banner)
+        key = _run_key(entry, row, previous, self.banner, _fingerprint(self.systems))
+        diagnosis = diagnose(report, self.systems) if report and self.systems else None
         html = self.page(
             "run.html",
             1,
@@ -351,6 +361,9 @@ class _Site:
             counts=status_counts(report) if report else [],
             previous_row=previous,
             file_stem=file_stem,
+            diagnosis=diagnosis or None,
+            tree=tree_rows(diagnosis) if diagnosis else [],
+            result_line=result_line,
         )
         self.write(row.page, html, key)
         tags = host_tags(report) if report else {}
@@ -362,6 +375,17 @@ class _Site:
             "tags": tags,
         }
         self.outcome.written.append(row.id)
+
+
+def _fingerprint(systems: Systems) -> str:
+    """What a run page's diagnosis depends on: each system's hosts, checklists, deps."""
+    if not systems:
+        return ""
+    parts = [
+        [n, sorted(systems.hosts.get(n, ())), s.checklists, s.depends_on]
+        for n, s in sorted(systems.systems.items())
+    ]
+    return hashlib.sha256(json.dumps(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _stale(directory: Path, keep: set[str]) -> Iterator[Path]:
@@ -390,9 +414,11 @@ def render_site(
     project_root: Path | None = None,
     now: datetime | None = None,
     full: bool = False,
+    systems: Systems | None = None,
 ) -> RenderOutcome:
     """Render the site of the store at ``store_root`` into ``out``: incrementally, or
-    every page with ``full`` (the output is the same)."""
+    every page with ``full`` (the output is the same); with ``systems``, each run page
+    diagnoses its failures by system."""
     fsutil.make_dirs(out)
     renderer = fingerprint()
     old = None if full else _read_manifest(out, renderer)
@@ -406,6 +432,7 @@ def render_site(
         verdict=verdict,
         now=(now or datetime.now(UTC)).astimezone(UTC),
         old=old or Manifest(),
+        systems=systems or Systems(),
     )
     site.outcome.full = old is None
     seconds = site.outcome.seconds
@@ -423,7 +450,8 @@ def render_site(
     seconds["hosts"], clock = time.perf_counter() - clock, time.perf_counter()
     _render_index(site, rows)
     seconds["index"], clock = time.perf_counter() - clock, time.perf_counter()
-    _render_kpi(site, store, rows, project_root)
+    service = _render_service(site, store, project_root)
+    _render_kpi(site, store, rows, project_root, service)
     seconds["kpi"] = time.perf_counter() - clock
     manifest = {
         "renderer": RENDER_VERSION,
@@ -477,8 +505,35 @@ def _render_index(site: _Site, rows: list[RunRow]) -> None:
     site.write_if_changed("index.html", html)
 
 
+def _render_service(
+    site: _Site, store: EvidenceStore, project_root: Path | None
+) -> list[tuple[str, str]]:
+    """The monthly service reports (``service/YYYY-MM.html``), per system and vendor,
+    for the months of the last ``SERVICE_MONTHS`` with evidence; [(month, page)]."""
+    months = extras.service_months(store, site.now) if site.systems and project_root else []
+    data = extras.service_data(store, project_root, site.systems, months) if months else None
+    if data is None:
+        site.outcome.removed += _remove_stale(site.out, SERVICE_DIR, set())
+        return []
+    pages = [(month, f"{SERVICE_DIR}/{month}.html") for month in months]
+    for month, page in pages:
+        report = service_report(data, month, site.now)
+        others = [(m, f"{m}.html") for m, _ in pages if m != month]
+        html = site.page(
+            "service.html", 1, store_wide=False, report=report, months=others, at_risk=AT_RISK,
+            show_value=show_value, show_target=show_target, trend=trend,
+        )  # fmt: skip
+        site.write_if_changed(page, html)
+    site.outcome.removed += _remove_stale(site.out, SERVICE_DIR, {p for _, p in pages})
+    return pages
+
+
 def _render_kpi(
-    site: _Site, store: EvidenceStore, rows: list[RunRow], project_root: Path | None
+    site: _Site,
+    store: EvidenceStore,
+    rows: list[RunRow],
+    project_root: Path | None,
+    service: list[tuple[str, str]],
 ) -> None:
     days = per_day(rows)
     schedules = per_schedule(rows)
@@ -491,6 +546,7 @@ def _render_kpi(
         schedules=[(t, stacked(t)) for t in schedules],
         kpis=extras.kpi_section(store, site.now),
         waivers=extras.waiver_section(project_root, site.now),
+        service=service,
         generated=iso_z(site.now),
     )
     site.write_if_changed("kpi.html", html)
