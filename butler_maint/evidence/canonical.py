@@ -1,9 +1,15 @@
 """Canonical form and digest of a report.
 
-digest = ``sha256:`` + hex sha256 of the report as JSON with sorted keys, no
-whitespace, UTF-8 (``ensure_ascii`` off), without its ``digest`` key. The document
-digested is exactly the mapping written to disk, so anyone can recompute it from the
-YAML file (or a JSON export) with any JSON library that sorts keys the same way.
+digest = ``sha256:`` + hex sha256 of the report's canonical JSON without its ``digest``
+(and, from schema 2, its ``signature``) key. The canonical JSON depends on the schema:
+
+- schema 2 (``butler_report: 2``): RFC 8785, the JSON Canonicalization Scheme (JCS):
+  keys sorted by UTF-16 code units, no whitespace, numbers as ECMAScript writes them
+  (``1`` for ``1.0``, ``1e-7``), UTF-8. Any JCS implementation recomputes it.
+- schema 1: Python's ``json.dumps(sort_keys=True, separators=(",", ":"),
+  ensure_ascii=False)``, kept so that stores written before schema 2 keep verifying.
+
+The document digested is exactly the mapping written to disk.
 """
 
 from __future__ import annotations
@@ -13,23 +19,51 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import rfc8785
+
 from butler_maint.evidence.model import Report
 
 DIGEST_PREFIX = "sha256:"
+JCS_FROM = 2
+"""The first schema version whose digest is over the RFC 8785 form."""
+UNDIGESTED = frozenset({"digest", "signature"})
+"""Keys left out of a schema 2 report's digest (the signature signs the digest)."""
+JCS_INT_MAX = 2**53 - 1
+"""Integers beyond this are not exact in JSON numbers (RFC 8785 refuses them)."""
 
 
 def canonical_json(data: Mapping[str, Any]) -> bytes:
-    """The canonical JSON bytes of ``data``."""
+    """The schema 1 canonical JSON bytes of ``data``."""
     text = json.dumps(
         data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
     return text.encode("utf-8")
 
 
+def jcs(data: Mapping[str, Any]) -> bytes:
+    """The RFC 8785 canonical JSON bytes of ``data`` (ValueError for what JCS cannot
+    represent: lone surrogates, integers beyond 2**53 - 1, NaN)."""
+    try:
+        return rfc8785.dumps(data)
+    except rfc8785.CanonicalizationError as exc:
+        raise ValueError(f"not representable in RFC 8785 JSON: {exc}") from None
+
+
+def digest_body(document: Mapping[str, Any]) -> bytes:
+    """The bytes a report's digest is the sha256 of."""
+    if _version(document) >= JCS_FROM:
+        return jcs({k: v for k, v in document.items() if k not in UNDIGESTED})
+    return canonical_json({k: v for k, v in document.items() if k != "digest"})
+
+
 def compute_digest(document: Mapping[str, Any]) -> str:
     """The digest of a report document (its ``digest`` key, if any, left out)."""
-    body = {key: value for key, value in document.items() if key != "digest"}
-    return DIGEST_PREFIX + hashlib.sha256(canonical_json(body)).hexdigest()
+    return DIGEST_PREFIX + hashlib.sha256(digest_body(document)).hexdigest()
+
+
+def _version(document: Mapping[str, Any]) -> int:
+    version = document.get("butler_report")
+    return version if isinstance(version, int) and not isinstance(version, bool) else 1
 
 
 def sha256_text(text: str) -> str:
@@ -38,18 +72,27 @@ def sha256_text(text: str) -> str:
 
 
 def to_document(report: Report) -> dict[str, Any]:
-    """The mapping written to disk: JSON-compatible, unset optional fields left out."""
+    """The mapping written to disk: JSON-compatible, unset optional fields left out;
+    ``previous``, ``signature`` and ``digest`` last (in that order)."""
     data = report.model_dump(mode="json", by_alias=True, exclude_none=True)
     data.pop("digest", None)
+    signature = data.pop("signature", None)
     data["previous"] = report.previous  # kept even when null: the chain's first link
+    if signature is not None:
+        data["signature"] = signature
     data["digest"] = report.digest
     return data
 
 
 def scrub(value: Any) -> Any:
-    """``value`` with lone surrogates (undecodable bytes) replaced by U+FFFD."""
+    """``value`` with lone surrogates (undecodable bytes) replaced by U+FFFD and integers
+    that JSON numbers cannot hold exactly written as text."""
     if isinstance(value, str):
         return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) > JCS_INT_MAX:
+        return str(value)
     if isinstance(value, dict):
         return {scrub(k): scrub(v) for k, v in value.items()}
     if isinstance(value, list):

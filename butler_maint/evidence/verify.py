@@ -8,6 +8,10 @@ kind:
 - reordered: a file holds a report that belongs at another path (files swapped/moved);
 - missing: a report's predecessor, or the last report named by ``.head``, is gone;
 - inserted: a report not on the chain (a copy, a fork, one after the head);
+- unsigned / signature: a report without the signature ``butler.yaml``'s signing policy
+  asks for, or with one that does not hold (``evidence.trust``);
+- anchor: a head recorded in the witness file is no longer in the chain (a truncation,
+  a ``.head`` rolled back, a rewrite of the chain: ``evidence.anchor``);
 - index: once the chain is intact, ``index.jsonl`` (what ``report list``, ``due`` and
   KPIs read) must hold exactly its reports, in chain order, as ``report reindex`` would
   write them: a line missing, extra, changed or out of order is named, with the hint to
@@ -25,10 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from butler_maint.evidence import fsutil
+from butler_maint.evidence.anchor import anchor_problem, read_anchors
 from butler_maint.evidence.errors import EvidenceError
 from butler_maint.evidence.index import INDEX_FILE, chained
 from butler_maint.evidence.layout import HEAD_FILE
-from butler_maint.evidence.scan import Scanned, scan_store
+from butler_maint.evidence.scan import VERSIONS, Scanned, scan_store
+from butler_maint.evidence.trust import TrustPolicy
 
 REINDEX_HINT = "run `butler-maint report reindex` to rebuild it from the reports"
 MAX_INDEX_PROBLEMS = 20
@@ -191,14 +197,31 @@ def _head_problems(root: Path, head: dict[str, object] | None, chain: _Chain) ->
     return []
 
 
-def verify_store(root: Path, jobs: int | None = None) -> Verdict:
-    """Verify every report file under ``root`` and the chain they form."""
-    everything = scan_store(root, jobs)
+def _anchor_problems(policy: TrustPolicy | None, chain: _Chain) -> list[Problem]:
+    """Anchored heads no longer in the chain (when a witness file is configured)."""
+    if policy is None or policy.witness is None:
+        return []
+    anchors, bad = read_anchors(policy.witness)
+    where = policy.witness.name
+    links = [(m.id or "", m.recorded) for m in chain.members]
+    found = [Problem(where, "anchor", why) for why in bad]
+    for anchor in anchors:
+        why = anchor_problem(anchor, links)
+        if why:
+            found.append(Problem(where, "anchor", why))
+    return found
+
+
+def verify_store(root: Path, jobs: int | None = None, policy: TrustPolicy | None = None) -> Verdict:
+    """Verify every report file under ``root``, the chain they form, their signatures
+    and the anchored heads (by ``policy``)."""
+    everything = scan_store(root, jobs, policy)
     legacy = [s.rel for s in everything if s.version == 0]
     scanned = [s for s in everything if s.version != 0]
-    chain = _Chain([s for s in scanned if s.version == 1])
+    chain = _Chain([s for s in scanned if s.version in VERSIONS])
     head = _read_head(root)
     problems = _file_problems(scanned) + _head_problems(root, head, chain) + _link_problems(chain)
+    problems += _anchor_problems(policy, chain)
     if not problems:
         on_chain = {id(m) for m in chain.members}
         problems = [
@@ -219,7 +242,7 @@ def verify_store(root: Path, jobs: int | None = None) -> Verdict:
 
 def chain_order(root: Path, jobs: int | None = None) -> list[Scanned]:
     """Readable v1 reports, chain members first (oldest first), then the rest by path."""
-    scanned = [s for s in scan_store(root, jobs) if s.version == 1 and s.entry is not None]
+    scanned = [s for s in scan_store(root, jobs) if s.version in VERSIONS and s.entry is not None]
     chain = _Chain(scanned)
     head = _read_head(root)
     if head is not None:
