@@ -179,9 +179,10 @@ def diff_cmd(app: App, a: str, b: str) -> None:
 @click.pass_context
 @pass_app
 def verify_cmd(app: App, ctx: click.Context, jobs: int | None) -> None:
-    """Check every report's digest and the hash chain; exit 1 if anything is wrong."""
+    """Check every report's digest, the hash chain, the signatures (butler.yaml's
+    signing) and the heads anchored in the witness file; exit 1 if anything is wrong."""
     store = _store(app)
-    verdict = verify_store(store.root, jobs)
+    verdict = verify_store(store.root, jobs, app.trust())
     for rel in verdict.legacy:
         click.echo(f"note: {store.root / rel}: schema v0 report, not covered by the chain")
     if verdict.ok:
@@ -194,6 +195,14 @@ def verify_cmd(app: App, ctx: click.Context, jobs: int | None) -> None:
     for problem in verdict.problems[1:]:
         click.echo(f"  also: {store.root / problem.path}: {problem.kind}: {problem.detail}")
     ctx.exit(1)
+
+
+@report.command("anchor")
+@pass_app
+def anchor_cmd(app: App) -> None:
+    """Record the chain head in the witness file (evidence.witness in butler.yaml)."""
+    head = _store(app).anchor()
+    click.echo(f"anchored: {head.id} ({head.digest}), report {head.count} of the chain")
 
 
 @report.command("reindex")

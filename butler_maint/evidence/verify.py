@@ -202,7 +202,7 @@ def _anchor_problems(policy: TrustPolicy | None, chain: _Chain) -> list[Problem]
     if policy is None or policy.witness is None:
         return []
     anchors, bad = read_anchors(policy.witness)
-    where = policy.witness.name
+    where = str(policy.witness)
     links = [(m.id or "", m.recorded) for m in chain.members]
     found = [Problem(where, "anchor", why) for why in bad]
     for anchor in anchors:

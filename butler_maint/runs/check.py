@@ -82,7 +82,7 @@ def run_check(
     hosts = target.inventory.select(checklist.hosts, request.limit)
     recording = Recording(
         target.root, target.config, target.inventory,
-        checklist_files(target.root, checklist, path), len(hosts),
+        checklist_files(target.root, checklist, path), len(hosts), signer=target.signer,
     )  # fmt: skip
     options = ssh_options(target.config.ssh, target.root, target.accept_new_host_keys)
     job = ChecklistJob(

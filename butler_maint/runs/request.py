@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from butler_maint.errors import ContentError, Location
+from butler_maint.evidence.sshsig import SigningKey
 from butler_maint.inventory import Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.config import ProjectConfig
@@ -24,6 +25,8 @@ class Target:
     accept_new_host_keys: bool = False
     vault_password_file: Path | None = None
     """Decrypts vault values for playbook steps (the inventory is already decrypted)."""
+    signer: SigningKey | None = None
+    """Signs the run's report (the operator is then its principal)."""
 
     def checklist_file(self, name: str) -> Path:
         """A checklist named on the command line: a path, else ``checklists/NAME.yaml``."""
