@@ -186,8 +186,11 @@ def verify_cmd(app: App, ctx: click.Context, jobs: int | None) -> None:
     for rel in verdict.legacy:
         click.echo(f"note: {store.root / rel}: schema v0 report, not covered by the chain")
     if verdict.ok:
+        signed = f" ({verdict.signed} signed)" if verdict.signed else ""
+        anchored = "" if verdict.anchors is None else f", {verdict.anchors} anchored heads hold"
         click.echo(
-            f"OK: {verdict.reports} reports verified, chain intact; head {verdict.head or 'none'}"
+            f"OK: {verdict.reports} reports verified{signed}, chain intact{anchored}; "
+            f"head {verdict.head or 'none'}"
         )
         return
     first = verdict.problems[0]

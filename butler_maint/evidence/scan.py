@@ -38,6 +38,8 @@ class Scanned:
     previous: str | None = None
     problem: str | None = None
     entry: IndexEntry | None = None
+    signed: bool = False
+    """It carries a signature (checked when the policy checks signatures)."""
 
 
 def report_files(root: Path) -> list[str]:
@@ -105,8 +107,9 @@ class Scanner:
             problem = signature_problem(doc, computed, self.policy, self.signers)
         entry = entry_from_document(doc, rel, None)
         return Scanned(
-            rel, version, _str(report_id), _str(recorded), computed, _str(previous), problem, entry
-        )
+            rel, version, _str(report_id), _str(recorded), computed, _str(previous), problem,
+            entry, signed="signature" in doc,
+        )  # fmt: skip
 
 
 def _str(value: Any) -> str | None:

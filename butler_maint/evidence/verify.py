@@ -61,6 +61,10 @@ class Verdict:
     head: str | None = None
     problems: list[Problem] = field(default_factory=list)
     legacy: list[str] = field(default_factory=list)
+    signed: int = 0
+    """Reports carrying a signature."""
+    anchors: int | None = None
+    """Heads anchored in the witness file (None: no witness file configured)."""
 
     @property
     def ok(self) -> bool:
@@ -197,10 +201,11 @@ def _head_problems(root: Path, head: dict[str, object] | None, chain: _Chain) ->
     return []
 
 
-def _anchor_problems(policy: TrustPolicy | None, chain: _Chain) -> list[Problem]:
-    """Anchored heads no longer in the chain (when a witness file is configured)."""
+def _anchor_problems(policy: TrustPolicy | None, chain: _Chain) -> tuple[list[Problem], int | None]:
+    """Anchored heads no longer in the chain (when a witness file is configured), and
+    how many heads are anchored."""
     if policy is None or policy.witness is None:
-        return []
+        return [], None
     anchors, bad = read_anchors(policy.witness)
     where = str(policy.witness)
     links = [(m.id or "", m.recorded) for m in chain.members]
@@ -209,7 +214,7 @@ def _anchor_problems(policy: TrustPolicy | None, chain: _Chain) -> list[Problem]
         why = anchor_problem(anchor, links)
         if why:
             found.append(Problem(where, "anchor", why))
-    return found
+    return found, len(anchors)
 
 
 def verify_store(root: Path, jobs: int | None = None, policy: TrustPolicy | None = None) -> Verdict:
@@ -221,7 +226,8 @@ def verify_store(root: Path, jobs: int | None = None, policy: TrustPolicy | None
     chain = _Chain([s for s in scanned if s.version in VERSIONS])
     head = _read_head(root)
     problems = _file_problems(scanned) + _head_problems(root, head, chain) + _link_problems(chain)
-    problems += _anchor_problems(policy, chain)
+    anchored, anchors = _anchor_problems(policy, chain)
+    problems += anchored
     if not problems:
         on_chain = {id(m) for m in chain.members}
         problems = [
@@ -237,7 +243,8 @@ def verify_store(root: Path, jobs: int | None = None, policy: TrustPolicy | None
         dict.fromkeys(problems), key=lambda p: (order.get(p.path, len(order)), _RANK.get(p.kind, 0))
     )
     tip = chain.members[-1].recorded if chain.members else None
-    return Verdict(len(scanned), len(chain.members), tip, problems, legacy)
+    signed = sum(1 for s in scanned if s.signed)
+    return Verdict(len(scanned), len(chain.members), tip, problems, legacy, signed, anchors)
 
 
 def chain_order(root: Path, jobs: int | None = None) -> list[Scanned]:
