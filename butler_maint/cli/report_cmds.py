@@ -123,6 +123,29 @@ def _step_head(label: str, step: Step) -> str:
     return f"{label}  ({step.title})" if step.title else label
 
 
+def _identity(report: Report) -> str:
+    """How the operator is known, when the report says (schema 2)."""
+    if report.signer is not None:
+        return f" (signed, {report.signer.key})"
+    return f" ({report.identity})" if report.identity else ""
+
+
+def _four_eyes(report: Report) -> list[str]:
+    """The approval a run had, or the decision an approval entry records."""
+    found = []
+    if report.approval is not None:
+        a = report.approval
+        key = f", {a.key}" if a.key else ""
+        entry = f", entry {a.report}" if a.report else ""
+        note = f": {a.note}" if a.note else ""
+        found.append(f"approved by {a.by}{key}{entry}{note}")
+    if report.decision is not None:
+        d = report.decision
+        note = f": {d.note}" if d.note else ""
+        found.append(f"decision: {d.action} {d.window} at {d.occurrence.isoformat()}{note}")
+    return found
+
+
 def _show(report: Report) -> list[str]:
     s = report.summary
     counts = ", ".join(f"{st.value} {s.count(st)}" for st in Status if s.count(st))
@@ -131,7 +154,7 @@ def _show(report: Report) -> list[str]:
         f"{report.id}  {report.kind.value} {report.name}  {report.result.value.upper()}"
         + ("  (dry run)" if report.dry_run else ""),
         f"started {report.started.isoformat()}  duration {report.duration_ms} ms  "
-        f"operator {report.operator}  trigger {trigger}",
+        f"operator {report.operator}{_identity(report)}  trigger {trigger}",
         f"results {s.total}: {counts or 'none'}",
         f"digest {report.digest}",
     ]
@@ -141,6 +164,7 @@ def _show(report: Report) -> list[str]:
         lines.append(f"stopped: {report.stopped}")
     if report.rerun_of:
         lines.append(f"re-run of {report.rerun_of} (its failed and not-run hosts)")
+    lines += _four_eyes(report)
     for number, batch in enumerate(report.batches or [], 1):
         lines.append(f"batch {number}: {', '.join(batch)}")
     labels = step_labels(report.steps)

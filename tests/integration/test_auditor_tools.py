@@ -31,15 +31,22 @@ checks:
   - id: memory
     memory: {max_used_pct: 100}
 """
-# The README's commands, with the report's path and the principal as $1 and $2.
-AUDITOR = r"""
-report=$1 principal=$2
-sed -n 's/^signature: //p' "$report" | tr -d '"' | fold -w 70 |
-  { echo '-----BEGIN SSH SIGNATURE-----'; cat; echo '-----END SSH SIGNATURE-----'; } > report.sig
-sed -n 's/^digest: //p' "$report" | tr -d '"\n' > report.digest
-ssh-keygen -Y verify -f allowed_signers -I "$principal" -n butler-maint-report \
-  -s report.sig < report.digest
-"""
+README = Path(__file__).parents[2] / "README.md"
+
+
+def auditor_commands() -> str:
+    """The README's shell commands for an auditor, with the report's path and the
+    principal as $1 and $2."""
+    text = README.read_text().split("### Checking evidence without butler-maint", 1)[1]
+    block = text.split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = block.splitlines()
+    assert lines[0].startswith("report=")
+    body = "\n".join(["report=$1", *lines[1:]])
+    assert "-I ops@bastion" in body
+    return body.replace("-I ops@bastion", '-I "$2"')
+
+
+AUDITOR = auditor_commands()
 
 
 @pytest.fixture(scope="module")

@@ -119,6 +119,12 @@ def test_four_eyes_matrix(project: Path, people: People) -> None:
     assert (report.approval.by, report.approval.key) == ("carol@ops", fp["carol"])
     assert (report.approval.report, report.approval.note) == (approval_id, "CHG-8")
 
+    shown = as_(people, "alice", project, "report", "show", "latest")
+    assert f"operator alice@ops (signed, {fp['alice']})" in shown.stdout
+    assert f"approved by carol@ops, {fp['carol']}, entry {approval_id}: CHG-8" in shown.stdout
+    decision = as_(people, "alice", project, "report", "show", approval_id)
+    assert "decision: approve patch at " in decision.stdout, decision.output
+
     verified = as_(people, "alice", project, "report", "verify")
     assert verified.exit_code == 0, verified.output
     assert "OK: 5 reports verified (5 signed), chain intact, 5 anchored heads hold" in (
