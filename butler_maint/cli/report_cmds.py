@@ -227,8 +227,11 @@ def verify_cmd(app: App, ctx: click.Context, jobs: int | None) -> None:
 @report.command("anchor")
 @pass_app
 def anchor_cmd(app: App) -> None:
-    """Record the chain head in the witness file (evidence.witness in butler.yaml)."""
-    head = _store(app).anchor()
+    """Record the chain head outside the store: in the witness file (evidence.witness)
+    and, with evidence.git and anchor_remote, as a tag pushed to that remote (signed by
+    the operator's key when signing is on)."""
+    _, signer = app.identity(None)
+    head = _store(app).anchor(signer)
     click.echo(f"anchored: {head.id} ({head.digest}), report {head.count} of the chain")
 
 

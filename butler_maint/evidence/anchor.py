@@ -11,6 +11,12 @@ and by ``report anchor``::
 
 ``count`` is the chain's length at that head: verify checks that the chain's report
 number ``count`` is still that report with that digest.
+
+With ``evidence.git: true`` and ``evidence.anchor_remote: NAME``, each anchor is also a
+git tag ``anchor/<count>/<hex digest>`` on the evidence commit of that head (signed by
+the operator's key, ``git tag -s`` with ``gpg.format=ssh``, when signing is on), pushed
+to that remote; verify reads the remote's ``refs/tags/anchor/*`` names. A remote that
+refuses deletions (``receive.denyDeletes``) keeps them whatever the store's owner does.
 """
 
 from __future__ import annotations
@@ -70,14 +76,31 @@ def read_anchors(witness: Path) -> tuple[list[Anchor], list[str]]:
     return anchors, bad
 
 
+TAG_PREFIX = "anchor/"
+
+
+def tag_name(count: int, digest: str) -> str:
+    """The git tag of an anchored head."""
+    return f"{TAG_PREFIX}{count}/{digest.removeprefix('sha256:')}"
+
+
+def tag_anchor(ref: str) -> Anchor | None:
+    """The anchor a tag ref (``refs/tags/anchor/N/HEX``) names, or None."""
+    parts = ref.removeprefix("refs/tags/").removesuffix("^{}").split("/")
+    if len(parts) != 3 or f"{parts[0]}/" != TAG_PREFIX or not parts[1].isdigit():
+        return None
+    return Anchor("sha256:" + parts[2], int(parts[1]), "(tagged)", ref.removesuffix("^{}"))
+
+
 def anchor_problem(anchor: Anchor, chain: Sequence[tuple[str, str | None]]) -> str | None:
     """Why ``anchor`` no longer holds for ``chain`` ((id, digest) oldest first), or None."""
     at = anchor.count - 1
     if 0 <= at < len(chain) and chain[at][1] == anchor.digest:
         return None
-    where = f"line {anchor.line}: head {anchor.id} ({anchor.digest[:19]}...) anchored " + (
-        f"{anchor.anchored} as report {anchor.count}"
-    )
+    where = f"line {anchor.line}: " if anchor.line else f"tag {anchor.anchored}: "
+    where += f"head {anchor.id} ({anchor.digest[:19]}...) anchored as report {anchor.count}"
+    if anchor.line:
+        where += f" at {anchor.anchored}"
     same = [n for n, (rid, _) in enumerate(chain) if rid == anchor.id]
     if same:
         return f"{where} is not in the chain: report {anchor.id} was rewritten"

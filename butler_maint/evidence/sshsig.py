@@ -21,7 +21,6 @@ import atexit
 import base64
 import hashlib
 import os
-import shlex
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -285,19 +284,42 @@ class AllowedSigners:
         return fingerprint(sig.public_key)
 
 
+def _split_unquoted(text: str, sep: str) -> tuple[list[str], str]:
+    """``text`` cut at ``sep`` outside double quotes (quotes removed), up to the first
+    unquoted whitespace; the parts and what follows the whitespace."""
+    parts, current, quoted = [], [], False
+    for at, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch.isspace():
+            parts.append("".join(current))
+            return parts, text[at:].strip()
+        elif not quoted and ch == sep:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    if quoted:
+        raise ValueError("No closing quotation")
+    parts.append("".join(current))
+    return parts, ""
+
+
 def _entry(line: str, number: int, path: Path) -> SignerEntry:
     where = f"{path}:{number}"
     principals_text, _, rest = line.partition(" ")
     principals = tuple(p for p in principals_text.split(",") if p)
     options: dict[str, str] = {}
-    try:
-        words = shlex.split(rest, posix=True)
-    except ValueError as exc:
-        raise SignersFileError(f"{where}: {exc}") from None
-    while words and words[0] not in _KEY_TYPES:
-        for option in words.pop(0).split(","):
+    rest = rest.strip()
+    if rest and rest.split()[0] not in _KEY_TYPES:
+        try:
+            raw_options, rest = _split_unquoted(rest, ",")
+        except ValueError as exc:
+            raise SignersFileError(f"{where}: {exc}") from None
+        for option in raw_options:
             name, _, value = option.partition("=")
             options[name.lower()] = value
+    words = rest.split()
     if len(words) < 2 or not principals:
         raise SignersFileError(
             f"{where}: expected `PRINCIPALS [OPTIONS] KEYTYPE BASE64 [COMMENT]` with a key "

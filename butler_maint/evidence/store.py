@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from butler_maint.evidence import fsutil, gitlog
-from butler_maint.evidence.anchor import append_anchor
+from butler_maint.evidence.anchor import append_anchor, tag_name
 from butler_maint.evidence.build import INLINE_MAX, Spill, finalize
 from butler_maint.evidence.canonical import compute_digest, scrub, to_document
 from butler_maint.evidence.errors import EvidenceError, ReportFormatError, ReportNotFound
@@ -105,9 +105,11 @@ class EvidenceStore:
         inline_max: int = INLINE_MAX,
         clock: Callable[[], datetime] = _now,
         witness: Path | None = None,
+        anchor_remote: str | None = None,
     ) -> None:
         self.root = root
         self.witness = witness
+        self.anchor_remote = anchor_remote if git else None
         self.git = git
         self.keep_artifacts = keep_artifacts
         self.inline_max = inline_max
@@ -122,6 +124,7 @@ class EvidenceStore:
             git=settings.git,
             keep_artifacts=settings.keep_artifacts,
             witness=witness,
+            anchor_remote=settings.anchor_remote,
         )
 
     @property
@@ -202,6 +205,8 @@ class EvidenceStore:
             self._put_head(Head(doc["digest"], report_id, rel, head.count + 1, entry.tmax))
             self._anchor(doc["digest"], head.count + 1, report_id)
         git_error = self._commit(rel, report) if self.git else None
+        if git_error is None and self.anchor_remote:
+            git_error = self._tag(doc["digest"], head.count + 1, report_id, signer)
         self._prune_artifacts()
         return WrittenReport(
             self.root / rel, report_id, doc["digest"], report.result, git_error, settled
@@ -211,16 +216,25 @@ class EvidenceStore:
         if self.witness is not None:
             append_anchor(self.witness, digest, count, report_id, self.clock())
 
-    def anchor(self) -> Head:
-        """``report anchor``: record the current head in the witness file."""
-        if self.witness is None:
-            raise EvidenceError("no witness file to anchor to: set evidence.witness in butler.yaml")
+    def anchor(self, signer: SigningKey | None = None) -> Head:
+        """``report anchor``: record the current head in the witness file and, with an
+        anchor remote, as a pushed tag (EvidenceError when that fails)."""
+        if self.witness is None and self.anchor_remote is None:
+            raise EvidenceError(
+                "nowhere to anchor to: set evidence.witness (or git: true and "
+                "anchor_remote) in butler.yaml"
+            )
         fsutil.make_dirs(self.root)
         with hold_lock(self.root / LOCK_FILE, wait=True):
             head = self._checked_head()
             if head.digest is None or head.id is None:
                 raise EvidenceError(f"no reports in {self.root} to anchor")
             self._anchor(head.digest, head.count, head.id)
+            failed = None
+            if self.anchor_remote:
+                failed = self._tag(head.digest, head.count, head.id, signer)
+        if failed and "already exists" not in failed:
+            raise EvidenceError(failed)
         return head
 
     def create(self, rel: str, data: bytes, mode: int = fsutil.FILE_MODE) -> Path:
@@ -431,6 +445,18 @@ class EvidenceStore:
         return Head(last.digest, last.id, last.path, count, last.tmax)
 
     # -- after the write ----------------------------------------------------------
+
+    def _tag(
+        self, digest: str, count: int, report_id: str, signer: SigningKey | None
+    ) -> str | None:
+        """Tag the head's commit and push the tag to the anchor remote."""
+        assert self.anchor_remote is not None
+        message = f"butler-maint anchor: report {count} of the chain, {report_id}, {digest}"
+        who = signer.principal if signer else "butler-maint"
+        return gitlog.push_tag(
+            self.root, self.anchor_remote, tag_name(count, digest), message, operator=who,
+            key=signer.path if signer else None,
+        )  # fmt: skip
 
     def _commit(self, rel: str, report: Report) -> str | None:
         message = f"evidence: {report.id} ({report.kind} {report.name}: {report.result})"

@@ -43,6 +43,8 @@ class TrustPolicy:
     """Under ``required``, reports started before this need no signature."""
     witness: Path | None = None
     """The witness file where heads are anchored."""
+    anchor_remote: str | None = None
+    """The git remote of the store holding ``anchor/`` tags."""
 
     def signers(self) -> AllowedSigners | None:
         """The parsed ``allowed_signers`` when signatures are checked."""

@@ -28,8 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from butler_maint.evidence import fsutil
-from butler_maint.evidence.anchor import anchor_problem, read_anchors
+from butler_maint.evidence import fsutil, gitlog
+from butler_maint.evidence.anchor import (
+    TAG_PREFIX,
+    Anchor,
+    anchor_problem,
+    read_anchors,
+    tag_anchor,
+)
 from butler_maint.evidence.errors import EvidenceError
 from butler_maint.evidence.index import INDEX_FILE, chained
 from butler_maint.evidence.layout import HEAD_FILE
@@ -201,20 +207,39 @@ def _head_problems(root: Path, head: dict[str, object] | None, chain: _Chain) ->
     return []
 
 
-def _anchor_problems(policy: TrustPolicy | None, chain: _Chain) -> tuple[list[Problem], int | None]:
-    """Anchored heads no longer in the chain (when a witness file is configured), and
-    how many heads are anchored."""
-    if policy is None or policy.witness is None:
+def _anchor_problems(
+    root: Path, policy: TrustPolicy | None, chain: _Chain
+) -> tuple[list[Problem], int | None]:
+    """Anchored heads no longer in the chain (from the witness file and the anchor
+    remote's tags, when configured), and how many heads are anchored."""
+    if policy is None or (policy.witness is None and policy.anchor_remote is None):
         return [], None
-    anchors, bad = read_anchors(policy.witness)
-    where = str(policy.witness)
+    sources: list[tuple[str, list[Anchor], list[str]]] = []
+    if policy.witness is not None:
+        sources.append((str(policy.witness), *read_anchors(policy.witness)))
+    if policy.anchor_remote is not None:
+        sources.append((f"git remote {policy.anchor_remote}", *_remote(root, policy.anchor_remote)))
     links = [(m.id or "", m.recorded) for m in chain.members]
-    found = [Problem(where, "anchor", why) for why in bad]
-    for anchor in anchors:
-        why = anchor_problem(anchor, links)
-        if why:
-            found.append(Problem(where, "anchor", why))
-    return found, len(anchors)
+    found: list[Problem] = []
+    count = 0
+    for where, anchors, bad in sources:
+        found += [Problem(where, "anchor", why) for why in bad]
+        count += len(anchors)
+        for anchor in anchors:
+            why = anchor_problem(anchor, links)
+            if why:
+                found.append(Problem(where, "anchor", why))
+    return found, count
+
+
+def _remote(root: Path, remote: str) -> tuple[list[Anchor], list[str]]:
+    """The anchors a git remote's tags name, and why it could not be read."""
+    try:
+        refs = gitlog.remote_tags(root, remote, f"refs/tags/{TAG_PREFIX}*")
+    except RuntimeError as exc:
+        return [], [f"cannot read the anchor tags of git remote {remote}: {exc}"]
+    anchors = [a for a in map(tag_anchor, refs) if a is not None]
+    return sorted(anchors, key=lambda a: a.count), []
 
 
 def verify_store(root: Path, jobs: int | None = None, policy: TrustPolicy | None = None) -> Verdict:
@@ -226,7 +251,7 @@ def verify_store(root: Path, jobs: int | None = None, policy: TrustPolicy | None
     chain = _Chain([s for s in scanned if s.version in VERSIONS])
     head = _read_head(root)
     problems = _file_problems(scanned) + _head_problems(root, head, chain) + _link_problems(chain)
-    anchored, anchors = _anchor_problems(policy, chain)
+    anchored, anchors = _anchor_problems(root, policy, chain)
     problems += anchored
     if not problems:
         on_chain = {id(m) for m in chain.members}

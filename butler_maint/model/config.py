@@ -38,6 +38,12 @@ class EvidenceSettings(Frozen):
         "the chain head is appended to it after every run and by `report anchor`; "
         "`report verify` checks every anchored head is still in the chain.",
     )
+    anchor_remote: str | None = Field(
+        None,
+        description="With git: true, a git remote of the store: every head is tagged "
+        "anchor/<count>/<digest> (signed when signing is on) and the tag pushed there; "
+        "`report verify` checks the remote's anchor tags.",
+    )
 
 
 class SigningSettings(Frozen):

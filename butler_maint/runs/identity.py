@@ -86,4 +86,5 @@ def trust_policy(root: Path, config: ProjectConfig) -> TrustPolicy:
         allowed_signers=root / signing.allowed_signers,
         since=since,
         witness=root / evidence.witness if evidence.witness else None,
+        anchor_remote=evidence.anchor_remote if evidence.git else None,
     )
