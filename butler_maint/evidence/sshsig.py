@@ -287,7 +287,9 @@ class AllowedSigners:
 def _split_unquoted(text: str, sep: str) -> tuple[list[str], str]:
     """``text`` cut at ``sep`` outside double quotes (quotes removed), up to the first
     unquoted whitespace; the parts and what follows the whitespace."""
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for at, ch in enumerate(text):
         if ch == '"':
             quoted = not quoted
