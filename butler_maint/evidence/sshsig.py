@@ -65,6 +65,10 @@ class SignersFileError(EvidenceError):
 
     exit_code = ExitCode.USAGE
 
+    def __init__(self, message: str, path: Path | None = None, line: int = 0) -> None:
+        super().__init__(message)
+        self.path, self.line = path, line
+
 
 def fingerprint(blob: bytes) -> str:
     """``SHA256:...`` of a public key blob, as ``ssh-keygen -l`` prints it."""
@@ -317,7 +321,7 @@ def _entry(line: str, number: int, path: Path) -> SignerEntry:
         try:
             raw_options, rest = _split_unquoted(rest, ",")
         except ValueError as exc:
-            raise SignersFileError(f"{where}: {exc}") from None
+            raise SignersFileError(f"{where}: {exc}", path, number) from None
         for option in raw_options:
             name, _, value = option.partition("=")
             options[name.lower()] = value
@@ -325,19 +329,25 @@ def _entry(line: str, number: int, path: Path) -> SignerEntry:
     if len(words) < 2 or not principals:
         raise SignersFileError(
             f"{where}: expected `PRINCIPALS [OPTIONS] KEYTYPE BASE64 [COMMENT]` with a key "
-            f"type of {', '.join(sorted(_KEY_TYPES))}"
+            f"type of {', '.join(sorted(_KEY_TYPES))}",
+            path,
+            number,
         )
     unknown = set(options) - {"namespaces"}
     if unknown:
         raise SignersFileError(
-            f"{where}: option {sorted(unknown)[0]!r} is not supported (only namespaces=)"
+            f"{where}: option {sorted(unknown)[0]!r} is not supported (only namespaces=)",
+            path,
+            number,
         )
     try:
         blob = base64.b64decode(words[1], validate=True)
         if _Buffer(blob).string().decode() != words[0]:
             raise ValueError
     except (ValueError, SignatureError):
-        raise SignersFileError(f"{where}: the {words[0]} key is not valid base64") from None
+        raise SignersFileError(
+            f"{where}: the {words[0]} key is not valid base64", path, number
+        ) from None
     names = options.get("namespaces")
     namespaces = tuple(n.strip() for n in names.split(",")) if names is not None else None
     return SignerEntry(principals, namespaces, words[0], blob, number)

@@ -99,3 +99,20 @@ def test_garbage_signature_is_refused_not_crashed() -> None:
     for text in ("not base64!", "U1NIU0lH", "AAAA"):
         with pytest.raises(SignatureError):
             signers.verify(text, MESSAGE, REPORT_NAMESPACE, "alice@ops")
+
+
+def test_validate_names_a_bad_allowed_signers_line(tmp_path: Path) -> None:
+    from butler_maint.validate import validate_repo
+
+    (tmp_path / "butler.yaml").write_text("signing: {mode: optional}\n")
+    (tmp_path / "allowed_signers").write_text("# ops\nalice@ops ssh-ed25519\n")
+    report = validate_repo(tmp_path, syntax_check=False)
+    found = [str(p) for p in report.problems if "allowed_signers" in str(p.where.path)]
+    assert found == [
+        f"{tmp_path / 'allowed_signers'}:2:1: expected `PRINCIPALS [OPTIONS] KEYTYPE BASE64 "
+        "[COMMENT]` with a key type of ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, "
+        "ecdsa-sha2-nistp521, ssh-ed25519, ssh-rsa"
+    ]
+    (tmp_path / "allowed_signers").unlink()
+    report = validate_repo(tmp_path, syntax_check=False)
+    assert any("no allowed_signers file" in str(p) for p in report.problems)
