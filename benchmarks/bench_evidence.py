@@ -106,6 +106,15 @@ CHECKS = [
 ]
 
 
+def _observed(rng: random.Random, check: str) -> int | float | str:
+    """What a check of that name observes: a percentage, a load average, a state."""
+    if check.startswith("disk"):
+        return rng.randint(1, 99)
+    if check == "load":
+        return round(rng.random() * 4, 2)  # a number RFC 8785 writes its own way
+    return "active"
+
+
 def _result(rng: random.Random, host: str, check: str) -> Result:
     status = rng.choices(list(Status)[:5], weights=[90, 5, 1, 3, 1])[0]
     output = Output(text="x" * 6000) if rng.random() < 0.01 else None
@@ -113,7 +122,7 @@ def _result(rng: random.Random, host: str, check: str) -> Result:
         host=host,
         check=check,
         status=status,
-        observed=rng.randint(1, 99) if check.startswith("disk") else "active",
+        observed=_observed(rng, check),
         expected="<= 85" if check.startswith("disk") else "active",
         ms=rng.randint(1, 400),
         message=None if status is Status.PASS else f"{check} on {host}: threshold exceeded",

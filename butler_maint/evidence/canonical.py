@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,13 +41,65 @@ def canonical_json(data: Mapping[str, Any]) -> bytes:
     return text.encode("utf-8")
 
 
+_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_STRINGS = re.compile(_STRING)
+_TOKENS = re.compile(f"({_STRING})|(-?[0-9][0-9.eE+-]*)")
+_FRACTIONAL = re.compile(r"[0-9][.eE]")
+_LONG = re.compile(r"[0-9]{16}")
+
+
 def jcs(data: Mapping[str, Any]) -> bytes:
     """The RFC 8785 canonical JSON bytes of ``data`` (ValueError for what JCS cannot
-    represent: lone surrogates, integers beyond 2**53 - 1, NaN)."""
+    represent: lone surrogates, integers beyond 2**53 - 1, NaN).
+
+    For the values reports hold, RFC 8785 is Python's sorted, compact JSON but for
+    numbers with a fraction or exponent and for keys ordered by UTF-16 code units: the
+    fast path writes the JSON in C and rewrites only its non-integer numbers; text with
+    characters beyond U+FFFF or numbers of 16 digits or more goes to ``rfc8785``.
+    """
+    text = json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    if len(text.encode("utf-16-le")) == 2 * len(text):
+        skeleton = _STRINGS.sub("", text)
+        if not _LONG.search(skeleton):
+            if _FRACTIONAL.search(skeleton):
+                text = _TOKENS.sub(_number_token, text)
+            return text.encode("utf-8")
     try:
         return rfc8785.dumps(data)
     except rfc8785.CanonicalizationError as exc:
         raise ValueError(f"not representable in RFC 8785 JSON: {exc}") from None
+
+
+def _number_token(match: re.Match[str]) -> str:
+    token = match.group(2)
+    if token is None or not any(c in token for c in ".eE"):
+        return match.group()
+    return es_number(float(token))
+
+
+def es_number(value: float) -> str:
+    """A float as ECMAScript's Number.prototype.toString writes it (RFC 8785 3.2.2.3),
+    from Python's shortest round-trip digits."""
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    mantissa, _, exp = repr(abs(value)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0")
+    point = len(whole) + int(exp or 0) - (len(whole + fraction) - len(digits))
+    digits = digits.rstrip("0")
+    if len(digits) <= point <= 21:
+        text = digits + "0" * (point - len(digits))
+    elif 0 < point <= 21:
+        text = digits[:point] + "." + digits[point:]
+    elif -6 < point <= 0:
+        text = "0." + "0" * -point + digits
+    else:
+        head = digits if len(digits) == 1 else f"{digits[0]}.{digits[1:]}"
+        text = f"{head}e{point - 1:+d}"
+    return sign + text
 
 
 def digest_body(document: Mapping[str, Any]) -> bytes:

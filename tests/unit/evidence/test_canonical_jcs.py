@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import random
+import struct
 from pathlib import Path
+
+import rfc8785
 
 from butler_maint.evidence import EvidenceStore, Result, Status, verify_store
 from butler_maint.evidence.canonical import canonical_json, compute_digest, jcs
@@ -73,3 +78,27 @@ def test_integers_beyond_json_precision_are_kept_as_text(tmp_path: Path) -> None
     doc = Reader().load(written.path.read_bytes())
     assert doc["steps"][0]["results"][0]["observed"] == str(big)
     assert verify_store(tmp_path).ok
+
+
+def _value(rng: random.Random, depth: int = 0) -> object:
+    kind = rng.randrange(8 if depth < 3 else 5)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.randint(-(2**53) + 1, 2**53 - 1) if rng.random() < 0.2 else rng.randint(-99, 99)
+    if kind == 2:
+        raw = struct.unpack("d", rng.randbytes(8))[0]
+        return raw if math.isfinite(raw) else rng.choice([1.0, 1e-7, 1e21, 0.5])
+    if kind in (3, 4):
+        alphabet = 'ab"\\\n\x01\x7fé\u2028\ue000\U0001f600 1.5e3:,{}'
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(8)))
+    if kind in (5, 6):
+        return {str(_value(rng, 3)): _value(rng, depth + 1) for _ in range(rng.randrange(5))}
+    return [_value(rng, depth + 1) for _ in range(rng.randrange(5))]
+
+
+def test_the_fast_path_agrees_with_rfc8785_and_the_independent_implementation() -> None:
+    rng = random.Random(8785)
+    for _ in range(3000):
+        doc = {"v": _value(rng), "w": _value(rng)}
+        assert jcs(doc) == rfc8785.dumps(doc) == canonical(doc).encode(), doc
