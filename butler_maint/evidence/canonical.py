@@ -45,6 +45,7 @@ _STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
 _STRINGS = re.compile(_STRING)
 _TOKENS = re.compile(f"({_STRING})|(-?[0-9][0-9.eE+-]*)")
 _FRACTIONAL = re.compile(r"[0-9][.eE]")
+_FLOATS = re.compile(r"-?[0-9]+(?:\.[0-9]+(?:e[+-]?[0-9]+)?|e[+-]?[0-9]+)")
 _LONG = re.compile(r"[0-9]{16}")
 
 
@@ -54,8 +55,10 @@ def jcs(data: Mapping[str, Any]) -> bytes:
 
     For the values reports hold, RFC 8785 is Python's sorted, compact JSON but for
     numbers with a fraction or exponent and for keys ordered by UTF-16 code units: the
-    fast path writes the JSON in C and rewrites only its non-integer numbers; text with
-    characters beyond U+FFFF or numbers of 16 digits or more goes to ``rfc8785``.
+    fast path writes the JSON in C, and when a number is written otherwise than
+    ECMAScript writes it (``1.0``, ``1e-07``; ``0.52`` is the same) rewrites the
+    numbers; text with characters beyond U+FFFF or numbers of 16 digits or more goes to
+    ``rfc8785``.
     """
     text = json.dumps(
         data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
@@ -63,7 +66,9 @@ def jcs(data: Mapping[str, Any]) -> bytes:
     if len(text.encode("utf-16-le")) == 2 * len(text):
         skeleton = _STRINGS.sub("", text)
         if not _LONG.search(skeleton):
-            if _FRACTIONAL.search(skeleton):
+            if _FRACTIONAL.search(skeleton) and any(
+                es_number(float(t)) != t for t in _FLOATS.findall(skeleton)
+            ):  # Python wrote a number as ECMAScript would not (1.0, 1e-07)
                 text = _TOKENS.sub(_number_token, text)
             return text.encode("utf-8")
     try:
