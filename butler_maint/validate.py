@@ -105,6 +105,7 @@ def validate_repo(
     configured = root / config.vault_password_file if config.vault_password_file else None
     vault = Vault(vault_password_file or configured, vault_ids)
     inventories = _inventories(root, config, report, vault)
+    _signers(root, config, report)
     checklists = _checklists(root, inventories, report)
     _freeze_files(root, report)
     schedules = _schedules(root, checklists, inventories, report)
@@ -117,6 +118,21 @@ def validate_repo(
         report.problems.extend(syntax_check_playbooks(playbooks, default, vault))
     report.problems.sort(key=lambda p: (str(p.where.path), p.where.line, p.where.col))
     return report
+
+
+def _signers(root: Path, config: ProjectConfig, report: Report) -> None:
+    """With signing on, ``allowed_signers`` must read (a bad line named by file:line)."""
+    from butler_maint.evidence.sshsig import AllowedSigners, SignersFileError
+
+    if config.signing.mode == "off":
+        return
+    path = root / config.signing.allowed_signers
+    try:
+        AllowedSigners.load(path)
+    except SignersFileError as exc:
+        where = Location(exc.path or path, exc.line, 1 if exc.line else 0)
+        why = str(exc).split(": ", 1)[1] if exc.line else str(exc).removeprefix(f"{path}: ")
+        report.problems.append(Problem(where, why))
 
 
 def _config(root: Path, report: Report) -> ProjectConfig:

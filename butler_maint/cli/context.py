@@ -15,6 +15,8 @@ from butler_maint.model.config import ProjectConfig, load_config
 
 if TYPE_CHECKING:
     from butler_maint.evidence import WrittenReport
+    from butler_maint.evidence.sshsig import SigningKey
+    from butler_maint.evidence.trust import TrustPolicy
     from butler_maint.inventory import Inventory
     from butler_maint.runs.request import Target
 
@@ -78,17 +80,18 @@ class App:
         accept_new_host_keys: bool = False,
     ) -> Target:
         """What a run is given: this repository, its inventory, and who runs it."""
-        from butler_maint.evidence.provenance import operator_identity
         from butler_maint.runs.request import Target
 
+        who, signer = self.identity(operator)
         target = Target(
             root=self.root,
             config=self.config,
             inventory=self.inventory(inventory, vault_password_file, vault_ids),
-            operator=operator_identity(operator),
+            operator=who,
             accept_new_host_keys=accept_new_host_keys,
             vault_password_file=self.vault(vault_password_file),
             vault_ids=vault_ids,
+            signer=signer,
         )
         return self._with_workers(target) if self.config.broker is not None else target
 
@@ -104,6 +107,23 @@ class App:
         broker = broker_for(self.config.broker, self.root)
         claims = BrokerClaims(broker, f"{target.operator} pid {os.getpid()}")
         return replace(target, remote=Workers(broker), claims=claims)
+
+    def identity(
+        self, declared: str | None, role: str = "operator"
+    ) -> tuple[str, SigningKey | None]:
+        """Who acts in ``role`` and the key that signs for them (``runs.identity``): with
+        signing on, the key's principal (``declared`` may not differ)."""
+        from butler_maint.runs.identity import resolve, signing_key
+
+        signer = signing_key(self.root, self.config, role)
+        option = "--operator" if role == "operator" else "--by"
+        return resolve(declared, signer, option), signer
+
+    def trust(self) -> TrustPolicy:
+        """The signing and anchoring policy ``report verify`` applies."""
+        from butler_maint.runs.identity import trust_policy
+
+        return trust_policy(self.root, self.config)
 
 
 def is_interactive() -> bool:

@@ -104,12 +104,12 @@ def play(
     task's result per host; --check runs are recorded as dry runs. Exit 0 when no host
     failed or was unreachable, 1 otherwise, 2 on bad input, 129/130/143 when interrupted.
     """
-    from butler_maint.evidence.provenance import operator_identity
     from butler_maint.playbooks import PlayRequest
     from butler_maint.runs.play import play_and_record
     from butler_maint.runs.stop import stop_on_signals
 
     config = app.config
+    who, signer = app.identity(operator)
     request = PlayRequest(
         root=app.root,
         config=config,
@@ -130,7 +130,7 @@ def play(
     try:
         with stop_on_signals() as stop:
             outcome = play_and_record(
-                request, stop, operator=operator_identity(operator),
+                request, stop, operator=who, signer=signer,
                 on_update=view.update, on_start=view.start,
             )  # fmt: skip
     finally:

@@ -143,6 +143,29 @@ def tier_line(number: int, tier: Tier) -> str:
     return f"tier {number} ({systems}): {tier.result}{when}  hosts {', '.join(tier.hosts)}{why}"
 
 
+def _identity(report: Report) -> str:
+    """How the operator is known, when the report says (schema 2)."""
+    if report.signer is not None:
+        return f" (signed, {report.signer.key})"
+    return f" ({report.identity})" if report.identity else ""
+
+
+def _four_eyes(report: Report) -> list[str]:
+    """The approval a run had, or the decision an approval entry records."""
+    found = []
+    if report.approval is not None:
+        a = report.approval
+        key = f", {a.key}" if a.key else ""
+        entry = f", entry {a.report}" if a.report else ""
+        note = f": {a.note}" if a.note else ""
+        found.append(f"approved by {a.by}{key}{entry}{note}")
+    if report.decision is not None:
+        d = report.decision
+        note = f": {d.note}" if d.note else ""
+        found.append(f"decision: {d.action} {d.window} at {d.occurrence.isoformat()}{note}")
+    return found
+
+
 def _show(report: Report, diagnosis: list[str] | None = None) -> list[str]:
     s = report.summary
     counts = ", ".join(f"{st.value} {s.count(st)}" for st in Status if s.count(st))
@@ -151,7 +174,7 @@ def _show(report: Report, diagnosis: list[str] | None = None) -> list[str]:
         f"{report.id}  {report.kind.value} {report.name}  {report.result.value.upper()}"
         + ("  (dry run)" if report.dry_run else ""),
         f"started {report.started.isoformat()}  duration {report.duration_ms} ms  "
-        f"operator {report.operator}  trigger {trigger}",
+        f"operator {report.operator}{_identity(report)}  trigger {trigger}",
         f"results {s.total}: {counts or 'none'}",
         f"digest {report.digest}",
     ]
@@ -163,6 +186,7 @@ def _show(report: Report, diagnosis: list[str] | None = None) -> list[str]:
         lines.append(f"re-run of {report.rerun_of} (its failed and not-run hosts)")
     for number, tier in enumerate(report.tiers or [], 1):
         lines.append(tier_line(number, tier))
+    lines += _four_eyes(report)
     for number, batch in enumerate(report.batches or [], 1):
         lines.append(f"batch {number}: {', '.join(batch)}")
     labels = step_labels(report.steps)
@@ -206,14 +230,18 @@ def diff_cmd(app: App, a: str, b: str) -> None:
 @click.pass_context
 @pass_app
 def verify_cmd(app: App, ctx: click.Context, jobs: int | None) -> None:
-    """Check every report's digest and the hash chain; exit 1 if anything is wrong."""
+    """Check every report's digest, the hash chain, the signatures (butler.yaml's
+    signing) and the heads anchored in the witness file; exit 1 if anything is wrong."""
     store = _store(app)
-    verdict = verify_store(store.root, jobs)
+    verdict = verify_store(store.root, jobs, app.trust())
     for rel in verdict.legacy:
         click.echo(f"note: {store.root / rel}: schema v0 report, not covered by the chain")
     if verdict.ok:
+        signed = f" ({verdict.signed} signed)" if verdict.signed else ""
+        anchored = "" if verdict.anchors is None else f", {verdict.anchors} anchored heads hold"
         click.echo(
-            f"OK: {verdict.reports} reports verified, chain intact; head {verdict.head or 'none'}"
+            f"OK: {verdict.reports} reports verified{signed}, chain intact{anchored}; "
+            f"head {verdict.head or 'none'}"
         )
         return
     first = verdict.problems[0]
@@ -221,6 +249,17 @@ def verify_cmd(app: App, ctx: click.Context, jobs: int | None) -> None:
     for problem in verdict.problems[1:]:
         click.echo(f"  also: {store.root / problem.path}: {problem.kind}: {problem.detail}")
     ctx.exit(1)
+
+
+@report.command("anchor")
+@pass_app
+def anchor_cmd(app: App) -> None:
+    """Record the chain head outside the store: in the witness file (evidence.witness)
+    and, with evidence.git and anchor_remote, as a tag pushed to that remote (signed by
+    the operator's key when signing is on)."""
+    _, signer = app.identity(None)
+    head = _store(app).anchor(signer)
+    click.echo(f"anchored: {head.id} ({head.digest}), report {head.count} of the chain")
 
 
 @report.command("reindex")

@@ -169,23 +169,32 @@ def _batch_done(done: BatchDone) -> None:
 @click.option(
     "--occurrence", required=True, help="The occurrence approved (e.g. 2026-11-29T01:00Z)."
 )
-@click.option("--by", "by", help="Who approves (default user@host).")
+@click.option("--by", "by", help="Who approves (default user@host; with signing, the key's).")
 @click.option("--note", help="A note, e.g. the change ticket.")
+@click.option("--revoke", is_flag=True, help="Revoke the approvals of the occurrence.")
 @pass_app
-def window_approve(app: App, name: str, occurrence: str, by: str | None, note: str | None) -> None:
-    """Approve one occurrence of window NAME (four eyes: the operator must differ)."""
+def window_approve(
+    app: App, name: str, occurrence: str, by: str | None, note: str | None, revoke: bool
+) -> None:
+    """Approve one occurrence of window NAME, or revoke its approvals (--revoke); recorded
+    in the evidence chain, signed by the approver's key when signing is on. Four eyes:
+    the window runs only with a standing approval by someone other than its operator."""
     from butler_maint.evidence import EvidenceStore
-    from butler_maint.evidence.provenance import operator_identity
-    from butler_maint.runs.approvals import approve
+    from butler_maint.runs.approvals import decide
     from butler_maint.schedule.calendar import load_schedules
 
     schedules = {s.schedule.name: s.schedule for s in load_schedules(app.root)}
     if name not in schedules or schedules[name].window is None:
         raise ButlerError(f"no window named {name!r} in {app.root / 'schedules'}")
+    who, signer = app.identity(by, role="approver")
     store = EvidenceStore.for_project(app.root, app.config.evidence)
-    path = approve(store, name, _now(occurrence), operator_identity(by), note=note,
-                   now=datetime.now(UTC))  # fmt: skip
-    click.echo(f"approved: {path}", err=True)
+    written = decide(
+        store, name, _now(occurrence), who, note=note, now=datetime.now(UTC), signer=signer,
+        revoke=revoke,
+    )  # fmt: skip
+    what = "revoked" if revoke else "approved"
+    how = f"signed, {signer.fingerprint}" if signer else "declared"
+    click.echo(f"{what} by {who} ({how}): {written.path} ({written.id})", err=True)
 
 
 @cli.command("run-due", epilog=CRONTAB_HELP)

@@ -12,6 +12,7 @@ from butler_maint.evidence.model import (
     Report,
     ReportDraft,
     Result,
+    Signer,
     Step,
 )
 from butler_maint.evidence.summary import failures, overall, summarize
@@ -67,8 +68,10 @@ def finalize(
     steps: list[Step],
     previous: str | None,
     artifacts: str | None,
+    signer: Signer | None = None,
 ) -> Report:
-    """The report for ``draft`` (digest left empty: the store computes it)."""
+    """The report for ``draft`` (digest left empty: the store computes it); with a
+    ``signer``, the operator is the signer's principal (``identity: signed``)."""
     summary = summarize(steps)
     elapsed = draft.finished - draft.started
     return Report(
@@ -82,7 +85,9 @@ def finalize(
         error=draft.error,
         dry_run=draft.dry_run,
         trigger=draft.trigger,
-        operator=draft.operator,
+        operator=signer.principal if signer else draft.operator,
+        identity="signed" if signer else "declared",
+        signer=signer,
         started=draft.started,
         finished=draft.finished,
         duration_ms=max(0, round(elapsed.total_seconds() * 1000)),
@@ -97,6 +102,7 @@ def finalize(
         inventory=draft.inventory,
         host_keys=draft.host_keys,
         steps=steps,
+        decision=draft.decision,
         artifacts=artifacts,
         previous=previous,
         digest="",

@@ -42,13 +42,18 @@ def ensure_repo(root: Path) -> None:
         fsutil.create_file(root / ".gitignore", GITIGNORE.encode(), root=root)
 
 
-def commit(root: Path, paths: list[str], message: str, operator: str) -> str | None:
-    """Commit ``paths`` (store-relative); return None, or why it failed."""
+def _env(operator: str) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("GIT_AUTHOR_NAME", "butler-maint")
     env.setdefault("GIT_AUTHOR_EMAIL", operator)
     env.setdefault("GIT_COMMITTER_NAME", "butler-maint")
     env.setdefault("GIT_COMMITTER_EMAIL", operator)
+    return env
+
+
+def commit(root: Path, paths: list[str], message: str, operator: str) -> str | None:
+    """Commit ``paths`` (store-relative); return None, or why it failed."""
+    env = _env(operator)
     try:
         ensure_repo(root)
         extra = [".gitignore"] if (root / ".gitignore").is_file() else []
@@ -57,3 +62,27 @@ def commit(root: Path, paths: list[str], message: str, operator: str) -> str | N
     except (OSError, RuntimeError, subprocess.SubprocessError, EvidenceError) as exc:
         return str(exc)
     return None
+
+
+def push_tag(
+    root: Path, remote: str, tag: str, message: str, *, operator: str, key: Path | None
+) -> str | None:
+    """Tag the store's HEAD commit ``tag`` (signed with the SSH ``key`` when given) and
+    push the tag to ``remote``; return None, or why it failed."""
+    signing = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={key}"] if key else []
+    try:
+        _git(root, *signing, "tag", "-s" if key else "-a", "-m", message, "--", tag, "HEAD",
+             env=_env(operator))  # fmt: skip
+        _git(root, "push", "-q", remote, f"refs/tags/{tag}")
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        return f"anchor tag {tag} to {remote}: {exc}"
+    return None
+
+
+def remote_tags(root: Path, remote: str, pattern: str) -> list[str]:
+    """The tag refs of ``remote`` matching ``pattern``; RuntimeError when unreadable."""
+    try:
+        out = _git(root, "ls-remote", "--tags", "--refs", remote, pattern)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeError(str(exc)) from None
+    return [line.split("\t", 1)[1] for line in out.splitlines() if "\t" in line]

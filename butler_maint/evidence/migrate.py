@@ -33,7 +33,7 @@ def load_report_bytes(data: bytes, where: str) -> Report:
             doc = yaml.load(data, Loader=safe)  # noqa: S506 - a safe loader
         except yaml.YAMLError:
             raise ReportFormatError(f"{where}: {strict}") from None
-        if isinstance(doc, dict) and doc.get("butler_report") == 1:
+        if isinstance(doc, dict) and doc.get("butler_report") in (1, 2):
             raise ReportFormatError(f"{where}: {strict}") from None
     return read_report(doc, where)
 
@@ -52,7 +52,7 @@ def read_report(doc: Any, where: str) -> Report:
     if not isinstance(doc, dict):
         raise ReportFormatError(f"{where}: not a report (expected a mapping)")
     try:
-        if doc.get("butler_report") == 1:
+        if doc.get("butler_report") in (1, 2):
             return Report.model_validate(doc)
         if doc.get("report_version") == 0:
             return migrate_v0(doc)
@@ -101,6 +101,7 @@ def migrate_v0(doc: dict[str, Any]) -> Report:
         "failures": failures(steps),
         "duration_ms": round((draft.finished - draft.started).total_seconds() * 1000),
         "migrated_from": 0,
+        "butler_report": 1,
         "previous": None,
         "digest": "",
     }

@@ -18,7 +18,10 @@ from butler_maint.model.base import Frozen
 from butler_maint.model.status import FAILING as FAILING  # noqa: PLC0414 - re-exported
 from butler_maint.model.status import Status as Status  # noqa: PLC0414 - re-exported
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[2] = 2
+"""2: the digest is over the RFC 8785 (JCS) form; reports may be signed (``identity``,
+``signer``, ``signature``) and approvals are entries of the chain (``decision``).
+Version 1 reports are read and verified as they were written."""
 SCHEMA_MINOR = 1
 """1.1: results carry title, severity, controls and attestations; window steps their
 titles; window reports their batches. Reports without ``schema_minor`` are 1.0."""
@@ -39,6 +42,8 @@ class Kind(StrEnum):
     CHECKLIST = "checklist"
     PLAYBOOK = "playbook"
     WINDOW = "window"
+    APPROVAL = "approval"
+    """A four-eyes decision (approval or revocation) recorded in the chain (schema 2)."""
 
 
 def _utc(value: datetime) -> datetime:
@@ -209,6 +214,29 @@ class Approval(Frozen):
     ticket: str | None = None
     at: UtcTime | None = None
     note: str | None = None
+    key: str | None = Field(
+        None, description="Fingerprint of the approver's signing key (schema 2, signed)."
+    )
+    report: str | None = Field(
+        None, description="Id of the approval's own entry in the chain (schema 2)."
+    )
+
+
+class Signer(Frozen):
+    """Who signed a report: the principal of ``allowed_signers`` and the key's
+    fingerprint (``SHA256:...``, as ``ssh-keygen -l`` prints it)."""
+
+    principal: str
+    key: str
+
+
+class Decision(Frozen):
+    """A four-eyes decision on one occurrence of a window (an ``approval`` entry)."""
+
+    window: str
+    occurrence: UtcTime
+    action: Literal["approve", "revoke"]
+    note: str | None = None
 
 
 class Content(Frozen):
@@ -301,12 +329,13 @@ class ReportDraft(Frozen):
     inventory: Inventory | None = None
     host_keys: dict[str, str] = Field(default_factory=dict)
     steps: list[Step] = Field(default_factory=list)
+    decision: Decision | None = Field(None, description="An approval entry's decision.")
 
 
 class Report(Frozen):
     """One run's evidence, schema v1 (keys in this order on disk)."""
 
-    butler_report: Literal[1] = 1
+    butler_report: Literal[1, 2] = SCHEMA_VERSION
     id: str
     kind: Kind
     name: str
@@ -317,6 +346,12 @@ class Report(Frozen):
     dry_run: bool = False
     trigger: Trigger
     operator: str
+    identity: Literal["declared", "signed"] | None = Field(
+        None,
+        description="How the operator is known (schema 2): `signed`, the principal of the "
+        "key that signed the report; `declared`, a name given or taken from the login.",
+    )
+    signer: Signer | None = Field(None, description="The signing key (schema 2, signed).")
     started: UtcTime
     finished: UtcTime
     duration_ms: int = Field(ge=0)
@@ -339,6 +374,7 @@ class Report(Frozen):
     inventory: Inventory | None = None
     host_keys: dict[str, str] = Field(default_factory=dict)
     steps: list[Step] = Field(default_factory=list)
+    decision: Decision | None = Field(None, description="An approval entry's decision.")
     artifacts: str | None = Field(None, description="Artifacts dir, relative to the store.")
     migrated_from: int | None = Field(None, description="Schema version it was read from.")
     schema_minor: int | None = Field(
@@ -347,4 +383,9 @@ class Report(Frozen):
         "attestations, step titles and batches (absent: 1.0, read as is).",
     )
     previous: str | None = Field(description="Digest of the report before it in the store.")
+    signature: str | None = Field(
+        None,
+        description="SSH signature (base64 of the SSHSIG blob) of the digest text; "
+        "not part of the digest (schema 2).",
+    )
     digest: str = Field(description="sha256 of the canonical form of this report.")

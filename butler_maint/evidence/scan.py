@@ -18,9 +18,12 @@ from butler_maint.evidence.errors import ReportFormatError
 from butler_maint.evidence.index import IndexEntry, entry_from_document
 from butler_maint.evidence.layout import APPROVALS_DIR, ARTIFACTS_DIR, is_report_id, rel_path
 from butler_maint.evidence.migrate import is_legacy
+from butler_maint.evidence.trust import TrustPolicy, signature_problem
 from butler_maint.evidence.yamlio import Reader, Renderer
 
 PARALLEL_FROM = 2000
+VERSIONS = (1, 2)
+"""Schema versions of chained reports (v0 reports are outside the chain)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Scanned:
     previous: str | None = None
     problem: str | None = None
     entry: IndexEntry | None = None
+    signed: bool = False
+    """It carries a signature (checked when the policy checks signatures)."""
 
 
 def report_files(root: Path) -> list[str]:
@@ -55,10 +60,12 @@ def report_files(root: Path) -> list[str]:
 class Scanner:
     """Scans report files; reuse one for many files (it caches rendered scalars)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, policy: TrustPolicy | None = None) -> None:
         self.root = root
         self.reader = Reader()
         self.renderer = Renderer()
+        self.policy = policy or TrustPolicy()
+        self.signers = self.policy.signers()
 
     def scan(self, rel: str) -> Scanned:
         """Scan one file."""
@@ -75,17 +82,18 @@ class Scanner:
         if not isinstance(doc, dict):
             return Scanned(rel, problem="unreadable: not a mapping")
         version = doc.get("butler_report")
-        if version != 1:
+        if version not in VERSIONS:
             return Scanned(rel, version=0 if "report_version" in doc else None)
-        return self._check(rel, data, doc)
+        assert isinstance(version, int)
+        return self._check(rel, data, doc, version)
 
-    def _check(self, rel: str, data: bytes, doc: dict[str, Any]) -> Scanned:
+    def _check(self, rel: str, data: bytes, doc: dict[str, Any], version: int) -> Scanned:
         recorded, previous, report_id = doc.get("digest"), doc.get("previous"), doc.get("id")
         try:
             computed = compute_digest(doc)
             canonical = self.renderer.render(doc).encode("utf-8") == data
         except (TypeError, ValueError) as exc:
-            return Scanned(rel, 1, problem=f"unreadable: {exc}")
+            return Scanned(rel, version, problem=f"unreadable: {exc}")
         problem = None
         if computed != recorded:
             problem = "edited: its content does not match its digest"
@@ -95,10 +103,13 @@ class Scanner:
             problem = "edited: invalid id"
         elif rel_path(report_id) != rel:
             problem = f"reordered: holds report {report_id}, which belongs at {rel_path(report_id)}"
+        else:
+            problem = signature_problem(doc, computed, self.policy, self.signers)
         entry = entry_from_document(doc, rel, None)
         return Scanned(
-            rel, 1, _str(report_id), _str(recorded), computed, _str(previous), problem, entry
-        )
+            rel, version, _str(report_id), _str(recorded), computed, _str(previous), problem,
+            entry, signed="signature" in doc,
+        )  # fmt: skip
 
 
 def _str(value: Any) -> str | None:
@@ -111,20 +122,25 @@ def _reason(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _scan_chunk(root: str, rels: list[str]) -> list[Scanned]:
-    scanner = Scanner(Path(root))
+def _scan_chunk(root: str, rels: list[str], policy: TrustPolicy | None = None) -> list[Scanned]:
+    scanner = Scanner(Path(root), policy)
     return [scanner.scan(rel) for rel in rels]
 
 
-def scan_store(root: Path, jobs: int | None = None) -> list[Scanned]:
-    """Scan every report file of the store at ``root``, in path order."""
+def scan_store(
+    root: Path, jobs: int | None = None, policy: TrustPolicy | None = None
+) -> list[Scanned]:
+    """Scan every report file of the store at ``root``, in path order (signatures
+    checked by ``policy``)."""
     rels = report_files(root)
     jobs = jobs or min(os.cpu_count() or 1, 8)
+    if policy is not None:
+        policy.signers()  # a bad allowed_signers file is refused once, here
     if jobs < 2 or len(rels) < PARALLEL_FROM:
-        return _scan_chunk(str(root), rels)
+        return _scan_chunk(str(root), rels, policy)
     size = -(-len(rels) // (jobs * 4))
     chunks = [rels[i : i + size] for i in range(0, len(rels), size)]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        parts = pool.map(_scan_chunk, [str(root)] * len(chunks), chunks)
+        parts = pool.map(_scan_chunk, [str(root)] * len(chunks), chunks, [policy] * len(chunks))
         return [item for part in parts for item in part]

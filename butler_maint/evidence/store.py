@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from butler_maint.evidence import fsutil, gitlog
+from butler_maint.evidence.anchor import append_anchor, tag_name
 from butler_maint.evidence.build import INLINE_MAX, Spill, finalize
 from butler_maint.evidence.canonical import compute_digest, scrub, to_document
 from butler_maint.evidence.errors import EvidenceError, ReportFormatError, ReportNotFound
@@ -52,8 +53,10 @@ from butler_maint.evidence.layout import (
 )
 from butler_maint.evidence.lock import hold_lock
 from butler_maint.evidence.migrate import load_report_bytes
-from butler_maint.evidence.model import Overall, Report, ReportDraft
+from butler_maint.evidence.model import Overall, Report, ReportDraft, Signer
 from butler_maint.evidence.scan import report_files
+from butler_maint.evidence.sshsig import SigningKey
+from butler_maint.evidence.trust import namespace_of
 from butler_maint.evidence.yamlio import Reader, render
 from butler_maint.model.config import EvidenceSettings
 
@@ -101,8 +104,12 @@ class EvidenceStore:
         keep_artifacts: int | None = None,
         inline_max: int = INLINE_MAX,
         clock: Callable[[], datetime] = _now,
+        witness: Path | None = None,
+        anchor_remote: str | None = None,
     ) -> None:
         self.root = root
+        self.witness = witness
+        self.anchor_remote = anchor_remote if git else None
         self.git = git
         self.keep_artifacts = keep_artifacts
         self.inline_max = inline_max
@@ -111,7 +118,14 @@ class EvidenceStore:
     @classmethod
     def for_project(cls, root: Path, settings: EvidenceSettings) -> EvidenceStore:
         """The store configured by ``butler.yaml``'s ``evidence`` section."""
-        return cls(root / settings.dir, git=settings.git, keep_artifacts=settings.keep_artifacts)
+        witness = root / settings.witness if settings.witness else None
+        return cls(
+            root / settings.dir,
+            git=settings.git,
+            keep_artifacts=settings.keep_artifacts,
+            witness=witness,
+            anchor_remote=settings.anchor_remote,
+        )
 
     @property
     def index_path(self) -> Path:
@@ -157,8 +171,16 @@ class EvidenceStore:
 
     # -- writing ---------------------------------------------------------------
 
-    def write(self, draft: ReportDraft, *, attach: Sequence[Path] = ()) -> WrittenReport:
-        """Write ``draft`` as the next report of the chain; ``attach`` goes to artifacts."""
+    def write(
+        self,
+        draft: ReportDraft,
+        *,
+        attach: Sequence[Path] = (),
+        signer: SigningKey | None = None,
+    ) -> WrittenReport:
+        """Write ``draft`` as the next report of the chain; ``attach`` goes to artifacts;
+        ``signer`` signs it (its principal becomes the operator). Anchors the new head in
+        the witness file, if any."""
         fsutil.make_dirs(self.root)
         with hold_lock(self.root / LOCK_FILE, wait=True):
             head, settled = self._recover()
@@ -167,19 +189,53 @@ class EvidenceStore:
             spill = Spill(self.inline_max)
             steps = spill.steps(draft.steps)
             artifacts = self._write_artifacts(report_id, spill, attach)
+            identity = None
+            if signer is not None:
+                identity = Signer(principal=signer.principal, key=signer.fingerprint)
             report = finalize(
-                draft, report_id=report_id, steps=steps, previous=head.digest, artifacts=artifacts
-            )
+                draft, report_id=report_id, steps=steps, previous=head.digest,
+                artifacts=artifacts, signer=identity,
+            )  # fmt: skip
             doc = _document(report)
+            if signer is not None:
+                doc = _signed(doc, signer, head, self._put_head)
             self._create(rel, render(doc).encode("utf-8"))
             entry = entry_from_document(doc, rel, head.tmax)
             fsutil.append_line(self.index_path, entry_line(entry), root=self.root)
             self._put_head(Head(doc["digest"], report_id, rel, head.count + 1, entry.tmax))
+            self._anchor(doc["digest"], head.count + 1, report_id)
         git_error = self._commit(rel, report) if self.git else None
+        if git_error is None and self.anchor_remote:
+            git_error = self._tag(doc["digest"], head.count + 1, report_id, signer)
         self._prune_artifacts()
         return WrittenReport(
             self.root / rel, report_id, doc["digest"], report.result, git_error, settled
         )
+
+    def _anchor(self, digest: str, count: int, report_id: str) -> None:
+        if self.witness is not None:
+            append_anchor(self.witness, digest, count, report_id, self.clock())
+
+    def anchor(self, signer: SigningKey | None = None) -> Head:
+        """``report anchor``: record the current head in the witness file and, with an
+        anchor remote, as a pushed tag (EvidenceError when that fails)."""
+        if self.witness is None and self.anchor_remote is None:
+            raise EvidenceError(
+                "nowhere to anchor to: set evidence.witness (or git: true and "
+                "anchor_remote) in butler.yaml"
+            )
+        fsutil.make_dirs(self.root)
+        with hold_lock(self.root / LOCK_FILE, wait=True):
+            head = self._checked_head()
+            if head.digest is None or head.id is None:
+                raise EvidenceError(f"no reports in {self.root} to anchor")
+            self._anchor(head.digest, head.count, head.id)
+            failed = None
+            if self.anchor_remote:
+                failed = self._tag(head.digest, head.count, head.id, signer)
+        if failed and "already exists" not in failed:
+            raise EvidenceError(failed)
+        return head
 
     def create(self, rel: str, data: bytes, mode: int = fsutil.FILE_MODE) -> Path:
         """Create a new file at store-relative ``rel`` (an approval...), its directories
@@ -390,6 +446,18 @@ class EvidenceStore:
 
     # -- after the write ----------------------------------------------------------
 
+    def _tag(
+        self, digest: str, count: int, report_id: str, signer: SigningKey | None
+    ) -> str | None:
+        """Tag the head's commit and push the tag to the anchor remote."""
+        assert self.anchor_remote is not None
+        message = f"butler-maint anchor: report {count} of the chain, {report_id}, {digest}"
+        who = signer.principal if signer else "butler-maint"
+        return gitlog.push_tag(
+            self.root, self.anchor_remote, tag_name(count, digest), message, operator=who,
+            key=signer.path if signer else None,
+        )  # fmt: skip
+
     def _commit(self, rel: str, report: Report) -> str | None:
         message = f"evidence: {report.id} ({report.kind} {report.name}: {report.result})"
         return gitlog.commit(self.root, [rel, HEAD_FILE], message, report.operator)
@@ -454,12 +522,26 @@ def _rel_of(report_id: str) -> str | None:
         return None
 
 
+def _signed(
+    doc: dict[str, Any], signer: SigningKey, head: Head, put_head: Callable[[Head], None]
+) -> dict[str, Any]:
+    """``doc`` with its signature (of its digest text) before the digest; a signing
+    failure clears the pending write from ``.head`` before it is raised."""
+    try:
+        signature = signer.sign(str(doc["digest"]).encode(), namespace_of(doc))
+    except EvidenceError:
+        put_head(head)
+        raise
+    digest = doc.pop("digest")
+    return {**doc, "signature": signature, "digest": digest}
+
+
 def _document(report: Report) -> dict[str, Any]:
     """The on-disk mapping of ``report`` with its digest filled in."""
     doc = to_document(report)
     try:
         doc["digest"] = compute_digest(doc)
-    except UnicodeEncodeError:  # lone surrogates from undecodable output
+    except (UnicodeEncodeError, ValueError):  # lone surrogates, integers past 2**53
         doc = scrub(doc)
         doc["digest"] = compute_digest(doc)
     return doc

@@ -8,6 +8,10 @@ kind:
 - reordered: a file holds a report that belongs at another path (files swapped/moved);
 - missing: a report's predecessor, or the last report named by ``.head``, is gone;
 - inserted: a report not on the chain (a copy, a fork, one after the head);
+- unsigned / signature: a report without the signature ``butler.yaml``'s signing policy
+  asks for, or with one that does not hold (``evidence.trust``);
+- anchor: a head recorded in the witness file is no longer in the chain (a truncation,
+  a ``.head`` rolled back, a rewrite of the chain: ``evidence.anchor``);
 - index: once the chain is intact, ``index.jsonl`` (what ``report list``, ``due`` and
   KPIs read) must hold exactly its reports, in chain order, as ``report reindex`` would
   write them: a line missing, extra, changed or out of order is named, with the hint to
@@ -24,11 +28,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from butler_maint.evidence import fsutil
+from butler_maint.evidence import fsutil, gitlog
+from butler_maint.evidence.anchor import (
+    TAG_PREFIX,
+    Anchor,
+    anchor_problem,
+    read_anchors,
+    tag_anchor,
+)
 from butler_maint.evidence.errors import EvidenceError
 from butler_maint.evidence.index import INDEX_FILE, chained
 from butler_maint.evidence.layout import HEAD_FILE
-from butler_maint.evidence.scan import Scanned, scan_store
+from butler_maint.evidence.scan import VERSIONS, Scanned, scan_store
+from butler_maint.evidence.trust import TrustPolicy
 
 REINDEX_HINT = "run `butler-maint report reindex` to rebuild it from the reports"
 MAX_INDEX_PROBLEMS = 20
@@ -55,6 +67,10 @@ class Verdict:
     head: str | None = None
     problems: list[Problem] = field(default_factory=list)
     legacy: list[str] = field(default_factory=list)
+    signed: int = 0
+    """Reports carrying a signature."""
+    anchors: int | None = None
+    """Heads anchored in the witness file (None: no witness file configured)."""
 
     @property
     def ok(self) -> bool:
@@ -191,14 +207,52 @@ def _head_problems(root: Path, head: dict[str, object] | None, chain: _Chain) ->
     return []
 
 
-def verify_store(root: Path, jobs: int | None = None) -> Verdict:
-    """Verify every report file under ``root`` and the chain they form."""
-    everything = scan_store(root, jobs)
+def _anchor_problems(
+    root: Path, policy: TrustPolicy | None, chain: _Chain
+) -> tuple[list[Problem], int | None]:
+    """Anchored heads no longer in the chain (from the witness file and the anchor
+    remote's tags, when configured), and how many heads are anchored."""
+    if policy is None or (policy.witness is None and policy.anchor_remote is None):
+        return [], None
+    sources: list[tuple[str, list[Anchor], list[str]]] = []
+    if policy.witness is not None:
+        sources.append((str(policy.witness), *read_anchors(policy.witness)))
+    if policy.anchor_remote is not None:
+        sources.append((f"git remote {policy.anchor_remote}", *_remote(root, policy.anchor_remote)))
+    links = [(m.id or "", m.recorded) for m in chain.members]
+    found: list[Problem] = []
+    count = 0
+    for where, anchors, bad in sources:
+        found += [Problem(where, "anchor", why) for why in bad]
+        count += len(anchors)
+        for anchor in anchors:
+            why = anchor_problem(anchor, links)
+            if why:
+                found.append(Problem(where, "anchor", why))
+    return found, count
+
+
+def _remote(root: Path, remote: str) -> tuple[list[Anchor], list[str]]:
+    """The anchors a git remote's tags name, and why it could not be read."""
+    try:
+        refs = gitlog.remote_tags(root, remote, f"refs/tags/{TAG_PREFIX}*")
+    except RuntimeError as exc:
+        return [], [f"cannot read the anchor tags of git remote {remote}: {exc}"]
+    anchors = [a for a in map(tag_anchor, refs) if a is not None]
+    return sorted(anchors, key=lambda a: a.count), []
+
+
+def verify_store(root: Path, jobs: int | None = None, policy: TrustPolicy | None = None) -> Verdict:
+    """Verify every report file under ``root``, the chain they form, their signatures
+    and the anchored heads (by ``policy``)."""
+    everything = scan_store(root, jobs, policy)
     legacy = [s.rel for s in everything if s.version == 0]
     scanned = [s for s in everything if s.version != 0]
-    chain = _Chain([s for s in scanned if s.version == 1])
+    chain = _Chain([s for s in scanned if s.version in VERSIONS])
     head = _read_head(root)
     problems = _file_problems(scanned) + _head_problems(root, head, chain) + _link_problems(chain)
+    anchored, anchors = _anchor_problems(root, policy, chain)
+    problems += anchored
     if not problems:
         on_chain = {id(m) for m in chain.members}
         problems = [
@@ -214,12 +268,13 @@ def verify_store(root: Path, jobs: int | None = None) -> Verdict:
         dict.fromkeys(problems), key=lambda p: (order.get(p.path, len(order)), _RANK.get(p.kind, 0))
     )
     tip = chain.members[-1].recorded if chain.members else None
-    return Verdict(len(scanned), len(chain.members), tip, problems, legacy)
+    signed = sum(1 for s in scanned if s.signed)
+    return Verdict(len(scanned), len(chain.members), tip, problems, legacy, signed, anchors)
 
 
 def chain_order(root: Path, jobs: int | None = None) -> list[Scanned]:
     """Readable v1 reports, chain members first (oldest first), then the rest by path."""
-    scanned = [s for s in scan_store(root, jobs) if s.version == 1 and s.entry is not None]
+    scanned = [s for s in scan_store(root, jobs) if s.version in VERSIONS and s.entry is not None]
     chain = _Chain(scanned)
     head = _read_head(root)
     if head is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -36,6 +38,39 @@ class EvidenceSettings(Frozen):
     dir: LocalPath = Field("evidence", description="Evidence store, relative to the repo root.")
     git: bool = Field(False, description="Commit every report when the store is a git repo.")
     keep_artifacts: int = Field(20, ge=0, description="Keep per-run artifacts of the last N runs.")
+    witness: LocalPath | None = Field(
+        None,
+        description="Witness file outside the store (one the operator cannot rewrite): "
+        "the chain head is appended to it after every run and by `report anchor`; "
+        "`report verify` checks every anchored head is still in the chain.",
+    )
+    anchor_remote: str | None = Field(
+        None,
+        description="With git: true, a git remote of the store: every head is tagged "
+        "anchor/<count>/<digest> (signed when signing is on) and the tag pushed there; "
+        "`report verify` checks the remote's anchor tags.",
+    )
+
+
+class SigningSettings(Frozen):
+    """Signed evidence: who may sign (``allowed_signers``), with which key, how strictly."""
+
+    mode: Literal["off", "optional", "required"] = Field(
+        "off",
+        description="required: every report is signed and verify fails an unsigned one; "
+        "optional: reports are signed when a key is there; off: no signing or checking.",
+    )
+    allowed_signers: LocalPath = Field(
+        "allowed_signers", description="OpenSSH allowed_signers file, in the content repo."
+    )
+    key: LocalPath | None = Field(
+        None,
+        description="Signing key file (a private key, or a .pub whose private half "
+        "ssh-agent holds); default: the first ssh-agent key allowed_signers lists.",
+    )
+    since: date | None = Field(
+        None, description="Under required, reports started before this day need no signature."
+    )
 
 
 class BrokerTls(Frozen):
@@ -87,6 +122,7 @@ class ProjectConfig(Frozen):
     broker: BrokerSettings | None = Field(
         None, description="Workers per network segment; without it every host is run here."
     )
+    signing: SigningSettings = Field(default_factory=SigningSettings)
     vault_password_file: LocalPath | None = Field(
         None,
         description="Vault password file (repo-relative, kept out of git) for every command "

@@ -11,6 +11,8 @@ Every kind of run goes the same way, one direction:
 
 - ``stop``: the one stop model (SIGHUP, SIGINT, SIGTERM set a flag the run looks at);
 - ``request``: what every run is given;
+- ``identity``: who acts (a signing key's principal, or a declared name), the signing
+  policy ``report verify`` applies;
 - ``checklist``: one checklist on some hosts, used by `check` and by window steps;
 - ``record``: provenance and the report draft;
 - ``check``, ``play``, ``window``, ``due``: the four front doors;

@@ -84,7 +84,7 @@ def run_check(
     refuse_unrenderable(path, checklist, hosts)  # a template problem: exit 2, nothing run
     recording = Recording(
         target.root, target.config, target.inventory,
-        checklist_files(target.root, checklist, path), len(hosts),
+        checklist_files(target.root, checklist, path), len(hosts), signer=target.signer,
     )  # fmt: skip
     options = ssh_options(target.config.ssh, target.root, target.accept_new_host_keys)
     job = ChecklistJob(

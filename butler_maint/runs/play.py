@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from butler_maint.evidence import Kind, PlaybookStep, Trigger, WrittenReport
+from butler_maint.evidence.sshsig import SigningKey
 from butler_maint.playbooks import PlayRequest, PlayRun, make_plan, run_play
 from butler_maint.playbooks.artifacts import KEEP_DIR
 from butler_maint.playbooks.events import Update
@@ -41,11 +42,14 @@ def play_and_record(
     trigger: Trigger | None = None,
     on_update: Callable[[Update], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    signer: SigningKey | None = None,
 ) -> PlayOutcome:
     """Run the playbook and write one evidence report with its artifacts, also when stopped."""
     plan = make_plan(request)
     used = [request.playbook, *plan.var_files]
-    recording = Recording(request.root, request.config, request.inventory, used, len(plan.hosts))
+    recording = Recording(
+        request.root, request.config, request.inventory, used, len(plan.hosts), signer=signer
+    )
     if on_start:
         on_start(len(plan.hosts))
     with tempfile.TemporaryDirectory(prefix="butler-keep-") as tmp:

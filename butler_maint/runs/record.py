@@ -41,6 +41,7 @@ from butler_maint.evidence import (
 )
 from butler_maint.evidence import Inventory as InventoryRecord
 from butler_maint.evidence.provenance import content_provenance, tool_versions
+from butler_maint.evidence.sshsig import SigningKey
 from butler_maint.executors import Segment
 from butler_maint.inventory import Inventory
 from butler_maint.model.checklist import Checklist
@@ -146,8 +147,11 @@ class Recording:
         inventory: Inventory,
         used: Sequence[Path],
         hosts: int,
+        *,
+        signer: SigningKey | None = None,
     ) -> None:
         self.store = EvidenceStore.for_project(root, config.evidence)
+        self.signer = signer
         self.started = datetime.now(UTC)
         aside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="provenance")
         self._provenance: Future[Provenance] = aside.submit(
@@ -184,4 +188,4 @@ class Recording:
 
     def write(self, draft: ReportDraft, attach: Sequence[Path] = ()) -> WrittenReport:
         """Write the draft as the next report of the store's chain."""
-        return self.store.write(draft, attach=attach)
+        return self.store.write(draft, attach=attach, signer=self.signer)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from butler_maint.errors import ContentError, Location
+from butler_maint.evidence.sshsig import SigningKey
 from butler_maint.inventory import Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.config import ProjectConfig
@@ -45,6 +46,8 @@ class Target:
     """Workers of network segments (``broker:`` in butler.yaml); None: every host is run here."""
     claims: Claims | None = None
     """run-due's claims on occurrences, shared with other controllers (``broker:``)."""
+    signer: SigningKey | None = None
+    """Signs the run's report (the operator is then its principal)."""
 
     def checklist_file(self, name: str) -> Path:
         """A checklist named on the command line: a path, else ``checklists/NAME.yaml``."""

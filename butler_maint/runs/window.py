@@ -67,6 +67,7 @@ from butler_maint.runs.checklist import (
     refuse_unrenderable,
     run_checklist_job,
 )
+from butler_maint.runs.identity import trust_policy
 from butler_maint.runs.record import Recording, RunMeta, checklist_files
 from butler_maint.runs.remediate import Remediations, remediate
 from butler_maint.runs.request import Target
@@ -166,7 +167,11 @@ def check_allowed(
                 f"window {schedule.name} requires approval, which is given per occurrence: "
                 "run it in its window or name the approved one with --occurrence"
             )
-        approval = approval_for(store, schedule.name, request.occurrence, operator)
+        approval = approval_for(
+            store, schedule.name, request.occurrence, operator,
+            operator_key=request.target.signer.fingerprint if request.target.signer else None,
+            policy=trust_policy(request.target.root, request.target.config),
+        )  # fmt: skip
     return override, approval
 
 
@@ -256,7 +261,9 @@ def run_window(
             used += checklist_files(target.root, checklists[index], path)
         else:
             used.append(target.root / step.playbook)
-    recording = Recording(target.root, target.config, target.inventory, used, len(hosts))
+    recording = Recording(
+        target.root, target.config, target.inventory, used, len(hosts), signer=target.signer
+    )
     options = ssh_options(target.config.ssh, target.root, target.accept_new_host_keys)
     with tempfile.TemporaryDirectory(prefix="butler-window-") as workdir:
         playbooks = PlaybookSteps(target, Path(workdir))

@@ -107,11 +107,12 @@ def test_an_unapproved_window_is_reported_once_then_runs_once_approved(tmp_path:
     assert (doc["state"], doc["runnable"]) == ("due", True)
     ran = butler(root, *cron)
     assert (ran.exit_code, ran.output) == (0, ""), ran.output
-    (run_id,) = report_ids(root)
+    approval_id, run_id = report_ids(root)  # the approval is an entry of the chain
     report = EvidenceStore(root / "evidence").load(run_id)
     assert report.kind == "window" and report.result == "pass"
     assert report.approval is not None and report.approval.by == "alice@ops"
+    assert report.approval.report == approval_id
     assert report.trigger.at is None
     after = butler(root, *cron)
     assert (after.exit_code, after.output) == (0, "")
-    assert report_ids(root) == [run_id]
+    assert report_ids(root) == [approval_id, run_id]

@@ -88,9 +88,10 @@ def test_observed_rejects_non_finite_numbers() -> None:
         Result(host="a", check="b", status=Status.PASS, observed=float("nan"))
 
 
-def test_schema_names_version_one() -> None:
+def test_schema_names_versions_one_and_two() -> None:
     schema = Report.model_json_schema()
-    assert schema["properties"]["butler_report"]["const"] == 1
+    assert schema["properties"]["butler_report"]["enum"] == [1, 2]
+    assert schema["properties"]["butler_report"]["default"] == 2
     assert "digest" in schema["required"]
     assert set(Status) == {
         "pass", "fail", "error", "skipped", "unreachable", "pending", "not_run", "waived"
