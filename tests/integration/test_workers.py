@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,7 @@ class Site:
     logs: Path
     workers: list[Worker]
     sandboxes: dict[str, Path]
+    runs: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def open_gates(self) -> None:
         for box in self.sandboxes.values():
@@ -92,14 +93,17 @@ class Site:
             env={"BUTLER_BROKER_PASSWORD": PASSWORD}, log=self.logs / f"{name}.log",
         )  # fmt: skip
         self.workers.append(started)
+        started.wait_ready()  # a shard waits worker_timeout (4 s) only: start workers first
         return started
 
     def butler(self, *args: str, password: bool = True) -> subprocess.Popen[str]:
         env = {**os.environ, "BUTLER_BROKER_PASSWORD": PASSWORD if password else ""}
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [BUTLER, "-C", str(self.root), *args], env=env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
+        self.runs.append(proc)
+        return proc
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         proc = self.butler(*args)
@@ -113,17 +117,18 @@ class Site:
     def redis(self) -> redis.Redis:
         return redis.Redis(port=self.broker.port, password=PASSWORD)
 
-    def wait_owner(self) -> str:
-        """The worker holding a shard, once one holds one."""
+    def wait_owner(self, name: str | None = None) -> str:
+        """The worker holding a shard (``name``'s, when given), once one holds one.
+        Generous: workers start slowly on a loaded machine."""
         client = self.redis()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             for key in client.keys(f"{self.namespace}:butler:shard:*:owner"):
                 holder = client.get(key)
-                if holder:
+                if holder and (name is None or holder.decode() == name):
                     return str(holder.decode())
             time.sleep(0.05)
-        raise AssertionError("no worker took the shard")
+        raise AssertionError(f"no worker {name or ''} took a shard")
 
     def stop_workers(self) -> None:
         for worker in self.workers:
@@ -209,6 +214,11 @@ def clean(site: Site) -> Iterator[Site]:
         (box / "go").unlink(missing_ok=True)
     yield site
     site.stop_workers()
+    for proc in site.runs:  # a test that failed early leaves its run behind: end it
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
+    site.runs.clear()
 
 
 def _by_host(report: Report) -> dict[str, Any]:
@@ -252,8 +262,7 @@ def test_a_playbook_shard_whose_worker_was_killed_is_never_run_twice(clean: Site
     first = clean.worker("a", "wa1")
     clean.worker("b", "wb1")
     run = clean.butler("window", "run", "slowpatch")
-    while clean.wait_owner() != "wa1":
-        time.sleep(0.05)
+    clean.wait_owner("wa1")
     clean.worker("a", "wa2").wait_ready()
     first.kill()
     clean.open_gates()
@@ -284,9 +293,7 @@ def test_a_killed_worker_s_shard_is_taken_by_another_worker_of_its_segment(clean
     first = clean.worker("a", "wa1")
     clean.worker("b", "wb1")
     run = clean.butler("check", "slow")
-    assert clean.wait_owner() in {"wa1", "wb1"}
-    while clean.wait_owner() != "wa1":  # bounded by wait_owner's deadline and the run
-        time.sleep(0.05)
+    assert clean.wait_owner("wa1") == "wa1"
     clean.worker("a", "wa2").wait_ready()  # idle: wa1 took the segment's only shard
     first.kill()
     clean.open_gates()
@@ -305,8 +312,7 @@ def test_without_another_worker_the_segment_s_hosts_are_error_and_the_rest_compl
     first = clean.worker("a", "wa1")
     clean.worker("b", "wb1")
     run = clean.butler("check", "slow")
-    while clean.wait_owner() != "wa1":
-        time.sleep(0.05)
+    clean.wait_owner("wa1")
     first.kill()
     clean.open_gates()
     _out, err = run.communicate(timeout=60)
