@@ -9,52 +9,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner, Result
 
 from butler_maint.cli import cli
+from tests.fixtures.vault_project import vault_project
 
 pytestmark = pytest.mark.integration
 
 SECRET = "vault-canary-5e1f7c2a"
 PASSWORD = "correct horse battery"
 
-CHECKLIST = (
-    "checklist: secretive\nhosts: linux\nchecks:\n  - id: knows-the-word\n"
-    "    command: {run: \"test '{{ secret_word }}' = '" + SECRET + "'\"}\n"
-)
-
-
-def _encrypted(text: str) -> bytes:
-    from ansible.constants import DEFAULT_VAULT_ID_MATCH
-    from ansible.parsing.vault import VaultLib, VaultSecret
-
-    vault = VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(PASSWORD.encode()))])
-    return bytes(vault.encrypt(text))
-
 
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "content"
-    for sub in ("checklists", "schedules", "inventories/group_vars"):
-        (root / sub).mkdir(parents=True)
-    (root / "checklists" / "secretive.yaml").write_text(CHECKLIST)
-    inventory = {"all": {"children": {"linux": {"hosts": {"localhost": {
-        "ansible_connection": "local"}}}}}}  # fmt: skip
-    (root / "inventories" / "local.yml").write_text(yaml.safe_dump(inventory))
-    (root / "inventories" / "group_vars" / "all.yml").write_bytes(
-        _encrypted(f"secret_word: {SECRET}\n")
-    )
-    opens = (datetime.now(UTC).hour + 12) % 24
-    window = {"window": "patch", "timezone": "UTC", "every": f"0 {opens} * * *",
-              "duration": "3h", "hosts": "linux",
-              "steps": [{"checklist": "secretive"}]}  # fmt: skip
-    (root / "schedules" / "patch.yaml").write_text(yaml.safe_dump(window))
-    routine = {"routine": "hourly", "timezone": "UTC", "every": "0 * * * *",
-               "duration": "30m", "checklist": "secretive"}  # fmt: skip
-    (root / "schedules" / "hourly.yaml").write_text(yaml.safe_dump(routine))
-    (root / "butler.yaml").write_text("inventory: inventories/local.yml\n")
-    (tmp_path / "vault.txt").write_text(PASSWORD + "\n")
-    return root
+    return vault_project(tmp_path, secret=SECRET, password=PASSWORD, password_file="vault.txt")
 
 
 def butler(root: Path, *args: str) -> Result:

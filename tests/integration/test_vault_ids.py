@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tests.fixtures.vault_project import vault_project
 
 pytestmark = pytest.mark.integration
 
@@ -20,41 +21,11 @@ BUTLER = str(Path(sys.executable).parent / "butler-maint")
 SECRET = "vault-id-canary-9c04d1"
 PASSWORD = "prod vault password"
 
-CHECKLIST = (
-    "checklist: secretive\nhosts: linux\nchecks:\n  - id: knows-the-word\n"
-    "    command: {run: \"test '{{ secret_word }}' = '" + SECRET + "'\"}\n"
-)
-
-
-def _encrypted(text: str) -> bytes:
-    from ansible.parsing.vault import VaultLib, VaultSecret
-
-    secret = VaultSecret(PASSWORD.encode())
-    return bytes(VaultLib([("prod", secret)]).encrypt(text, secret, vault_id="prod"))
-
 
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "content"
-    for sub in ("checklists", "schedules", "inventories/group_vars"):
-        (root / sub).mkdir(parents=True)
-    (root / "checklists" / "secretive.yaml").write_text(CHECKLIST)
-    inventory = {"all": {"children": {"linux": {"hosts": {"localhost": {
-        "ansible_connection": "local"}}}}}}  # fmt: skip
-    (root / "inventories" / "local.yml").write_text(yaml.safe_dump(inventory))
-    (root / "inventories" / "group_vars" / "all.yml").write_bytes(
-        _encrypted(f"secret_word: {SECRET}\n")
+    return vault_project(
+        tmp_path, secret=SECRET, password=PASSWORD, password_file="prod.pass", vault_id="prod"
     )
-    opens = (datetime.now(UTC).hour + 12) % 24
-    window = {"window": "patch", "timezone": "UTC", "every": f"0 {opens} * * *",
-              "duration": "3h", "hosts": "linux",
-              "steps": [{"checklist": "secretive"}]}  # fmt: skip
-    (root / "schedules" / "patch.yaml").write_text(yaml.safe_dump(window))
-    routine = {"routine": "hourly", "timezone": "UTC", "every": "0 * * * *",
-               "duration": "30m", "checklist": "secretive"}  # fmt: skip
-    (root / "schedules" / "hourly.yaml").write_text(yaml.safe_dump(routine))
-    (root / "butler.yaml").write_text("inventory: inventories/local.yml\n")
-    (tmp_path / "prod.pass").write_text(PASSWORD + "\n")
-    return root
 
 
 def butler(
