@@ -19,7 +19,7 @@ from butler_maint.evidence.model import iso_z
 from butler_maint.evidence.store import EvidenceStore
 from butler_maint.kpi.controls import ControlCoverage, control_coverage
 from butler_maint.kpi.flapping import Flap, flapping
-from butler_maint.kpi.forecast import Forecast, Shortfall, forecasts, shortfalls
+from butler_maint.kpi.forecast import Forecast, Shortfall, assessments, forecasts, shortfalls
 from butler_maint.kpi.history import Observation, pending_items, report_observations
 from butler_maint.kpi.metrics import LastRun, last_runs
 from butler_maint.kpi.mttr import (
@@ -135,6 +135,7 @@ def kpis(
     runs = [e for e in period if not e.dry_run]
     obs = sorted((o for e in runs for o in read(e)), key=lambda o: o.at)  # as `observations`
     start = max(since, _first_run(history, now))
+    assessed = assessments(obs, now)
     return KpiView(
         since=since,
         now=now,
@@ -150,8 +151,8 @@ def kpis(
         availability=availability(obs),
         flapping=flapping(obs),
         pending=pending_items(obs),
-        forecasts=forecasts(obs, now),
-        shortfalls=shortfalls(obs, now),
+        forecasts=forecasts(obs, now, assessed=assessed),
+        shortfalls=shortfalls(obs, now, assessed=assessed),
         last_runs=last_runs([s.schedule for s in scheduled], history),
     )
 

@@ -45,18 +45,36 @@ def from_json(data: Mapping[str, Any]) -> list[Observation]:
     it is not such an object)."""
     if data.get("format") != FORMAT:
         raise ValueError("another format")
-    return [
-        Observation(
-            at=datetime.fromisoformat(at), report=report, host=host, check=check,
-            status=Status(status), observed=observed, expected=expected, message=message,
-            step=step, schedule=schedule, title=title, severity=severity,
-            controls=tuple(controls),
+    times: dict[str, datetime] = {}  # a report's rows share one start time
+    found = []
+    for (
+        at, report, host, check, status, observed, expected, message, step, schedule, title,
+        severity, controls,
+    ) in data["rows"]:  # fmt: skip
+        when = times.get(at)
+        if when is None:
+            when = times[at] = datetime.fromisoformat(at)
+        found.append(
+            Observation(
+                at=when,
+                report=report,
+                host=host,
+                check=check,
+                status=_STATUS[status],
+                observed=observed,
+                expected=expected,
+                message=message,
+                step=step,
+                schedule=schedule,
+                title=title,
+                severity=severity,
+                controls=tuple(controls),
+            )
         )
-        for (
-            at, report, host, check, status, observed, expected, message, step, schedule,
-            title, severity, controls,
-        ) in data["rows"]
-    ]  # fmt: skip
+    return found
+
+
+_STATUS = {s.value: s for s in Status}
 
 
 @dataclass
