@@ -11,6 +11,7 @@ Layout of the output directory::
     runs/<id>.html        one page per run
     hosts/<host>.html     one page per host: its runs and a check x run matrix
     .butler-site.json     the manifest: each page's key (a digest of its inputs)
+    .butler-cache/        what was read of each report, by file hash (``site.cache``)
 
 Incremental: the manifest maps every page to a key, a digest of what the page is
 rendered from. A run page's key is the report's digest, path and chain status and the
@@ -27,6 +28,7 @@ problem is part of every page's key, and every page says so. Every file is repla
 atomically; pages without an fsync each (the site can be rendered again), the manifest,
 written last, with one. The manifest records each page's size and mtime as written: a
 page changed since (edited by hand, left short by a crash) is rendered again.
+Verify and the KPI section parse only the reports whose bytes the cache has not seen.
 """
 
 from __future__ import annotations
