@@ -2,14 +2,19 @@
 file is byte-for-byte the canonical layout of its content and sits at its id's path.
 
 Work is split across processes for large stores (parsing is the cost of ``verify``).
+A caller that keeps the scans of an earlier pass (the site renderer) hands them back as
+``known``: a file whose bytes hash the same as when it was scanned is not parsed again.
+``report verify`` keeps none: it scans every file from its bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +45,24 @@ class Scanned:
     entry: IndexEntry | None = None
     signed: bool = False
     """It carries a signature (checked when the policy checks signatures)."""
+    sha256: str | None = field(default=None, compare=False)
+    """The sha256 of the file's bytes as scanned (None when unreadable)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON object ``scanned_from_json`` reads back."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["entry"] = None if self.entry is None else self.entry.to_json()
+        return data
+
+
+def scanned_from_json(data: Mapping[str, Any]) -> Scanned:
+    """The scan ``Scanned.to_json`` wrote (raises ValueError when it is not one)."""
+    names = {f.name for f in fields(Scanned)}
+    if not isinstance(data, Mapping) or set(data) != names or not isinstance(data["rel"], str):
+        raise ValueError("not a scan")
+    entry = data["entry"]
+    values = {**data, "entry": None if entry is None else IndexEntry.from_json(entry)}
+    return Scanned(**values)
 
 
 def report_files(root: Path) -> list[str]:
@@ -60,8 +83,14 @@ def report_files(root: Path) -> list[str]:
 class Scanner:
     """Scans report files; reuse one for many files (it caches rendered scalars)."""
 
-    def __init__(self, root: Path, policy: TrustPolicy | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        policy: TrustPolicy | None = None,
+        known: Mapping[str, Scanned] | None = None,
+    ) -> None:
         self.root = root
+        self.known = known or {}
         self.reader = Reader()
         self.renderer = Renderer()
         self.policy = policy or TrustPolicy()
@@ -73,6 +102,13 @@ class Scanner:
             data = (self.root / rel).read_bytes()
         except OSError as exc:
             return Scanned(rel, problem=f"unreadable: {_reason(exc)}")
+        digest = hashlib.sha256(data).hexdigest()
+        before = self.known.get(rel)
+        if before is not None and before.rel == rel and before.sha256 == digest:
+            return before
+        return replace(self._scan(rel, data), sha256=digest)
+
+    def _scan(self, rel: str, data: bytes) -> Scanned:
         try:
             doc = self.reader.load(data)
         except ReportFormatError as exc:
@@ -122,25 +158,41 @@ def _reason(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _scan_chunk(root: str, rels: list[str], policy: TrustPolicy | None = None) -> list[Scanned]:
-    scanner = Scanner(Path(root), policy)
+def _scan_chunk(
+    root: str,
+    rels: list[str],
+    policy: TrustPolicy | None = None,
+    known: Mapping[str, Scanned] | None = None,
+) -> list[Scanned]:
+    scanner = Scanner(Path(root), policy, known)
     return [scanner.scan(rel) for rel in rels]
 
 
 def scan_store(
-    root: Path, jobs: int | None = None, policy: TrustPolicy | None = None
+    root: Path,
+    jobs: int | None = None,
+    policy: TrustPolicy | None = None,
+    known: Mapping[str, Scanned] | None = None,
 ) -> list[Scanned]:
     """Scan every report file of the store at ``root``, in path order (signatures
-    checked by ``policy``)."""
+    checked by ``policy``). ``known``: scans of an earlier pass by path, with the same
+    policy, reused for files whose bytes hash the same."""
     rels = report_files(root)
     jobs = jobs or min(os.cpu_count() or 1, 8)
     if policy is not None:
         policy.signers()  # a bad allowed_signers file is refused once, here
-    if jobs < 2 or len(rels) < PARALLEL_FROM:
-        return _scan_chunk(str(root), rels, policy)
+    fresh = len(rels) if not known else sum(1 for rel in rels if rel not in known)
+    if jobs < 2 or fresh < PARALLEL_FROM:  # parsing is the cost; hashing a known file is not
+        return _scan_chunk(str(root), rels, policy, known)
     size = -(-len(rels) // (jobs * 4))
     chunks = [rels[i : i + size] for i in range(0, len(rels), size)]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        parts = pool.map(_scan_chunk, [str(root)] * len(chunks), chunks, [policy] * len(chunks))
+        parts = pool.map(
+            _scan_chunk,
+            [str(root)] * len(chunks),
+            chunks,
+            [policy] * len(chunks),
+            [known] * len(chunks),
+        )
         return [item for part in parts for item in part]

@@ -245,7 +245,12 @@ def _remote(root: Path, remote: str) -> tuple[list[Anchor], list[str]]:
 def verify_store(root: Path, jobs: int | None = None, policy: TrustPolicy | None = None) -> Verdict:
     """Verify every report file under ``root``, the chain they form, their signatures
     and the anchored heads (by ``policy``)."""
-    everything = scan_store(root, jobs, policy)
+    return verify_scans(root, scan_store(root, jobs, policy), policy)
+
+
+def verify_scans(root: Path, everything: list[Scanned], policy: TrustPolicy | None) -> Verdict:
+    """``verify_store`` of the scans of every report file under ``root`` (in path order,
+    as ``scan_store`` gives them, scanned with ``policy``)."""
     legacy = [s.rel for s in everything if s.version == 0]
     scanned = [s for s in everything if s.version != 0]
     chain = _Chain([s for s in scanned if s.version in VERSIONS])

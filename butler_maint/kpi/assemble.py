@@ -8,7 +8,7 @@ stale) and the period's reports; it writes nothing and never reads the clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,8 +19,8 @@ from butler_maint.evidence.model import iso_z
 from butler_maint.evidence.store import EvidenceStore
 from butler_maint.kpi.controls import ControlCoverage, control_coverage
 from butler_maint.kpi.flapping import Flap, flapping
-from butler_maint.kpi.forecast import Forecast, Shortfall, forecasts, shortfalls
-from butler_maint.kpi.history import Observation, observations, pending_items
+from butler_maint.kpi.forecast import Forecast, Shortfall, assessments, forecasts, shortfalls
+from butler_maint.kpi.history import Observation, pending_items, report_observations
 from butler_maint.kpi.metrics import LastRun, last_runs
 from butler_maint.kpi.mttr import (
     Availability,
@@ -121,21 +121,26 @@ def kpis(
     owners: Mapping[str, str],
     now: datetime,
     since: datetime,
+    *,
+    observe: Callable[[IndexEntry], Sequence[Observation]] | None = None,
 ) -> KpiView:
     """The KPIs of the runs started in ``[since, now]``.
 
     Occurrences before the store's first run are not counted in the SLA figures:
-    evidence cannot tell whether a schedule existed then.
+    evidence cannot tell whether a schedule existed then. ``observe``: the observations
+    of one run's report (by default the report is read; the site keeps them per report).
     """
     period, history = _runs(store, since, now)
-    reports = [store.load(e.id) for e in period if not e.dry_run]
-    obs = observations(reports)
+    read = observe or (lambda entry: report_observations(store.load(entry.id)))
+    runs = [e for e in period if not e.dry_run]
+    obs = sorted((o for e in runs for o in read(e)), key=lambda o: o.at)  # as `observations`
     start = max(since, _first_run(history, now))
+    assessed = assessments(obs, now)
     return KpiView(
         since=since,
         now=now,
         entries=period,
-        reports=len(reports),
+        reports=len(runs),
         obs=obs,
         owners=owners,
         pass_rate=pass_rate(obs),
@@ -146,8 +151,8 @@ def kpis(
         availability=availability(obs),
         flapping=flapping(obs),
         pending=pending_items(obs),
-        forecasts=forecasts(obs, now),
-        shortfalls=shortfalls(obs, now),
+        forecasts=forecasts(obs, now, assessed=assessed),
+        shortfalls=shortfalls(obs, now, assessed=assessed),
         last_runs=last_runs([s.schedule for s in scheduled], history),
     )
 

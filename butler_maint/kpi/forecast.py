@@ -16,6 +16,7 @@ are applied by ``forecasts`` and ``shortfalls``.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -68,8 +69,10 @@ class Threshold:
         return f"{number} {self.unit}".strip()
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_threshold(expected: str | None) -> Threshold | None:
-    """The limit ``expected`` states in its first clause, or None."""
+    """The limit ``expected`` states in its first clause, or None (memoized: a fleet's
+    results repeat a few limits many times)."""
     match = _LIMIT.match(expected or "")
     if match is None:
         return None
@@ -231,9 +234,12 @@ def _assess(group: Sequence[Observation], min_points: int) -> Forecast | Shortfa
     )
 
 
-def _assessed(
-    obs: Sequence[Observation], now: datetime, min_points: int
+def assessments(
+    obs: Sequence[Observation], now: datetime, min_points: int = MIN_POINTS
 ) -> list[Forecast | Shortfall]:
+    """Every host+check of time-ordered ``obs`` (results up to ``now``) heading toward a
+    limit: a forecast, or a shortfall when its history is too thin (what ``forecasts``
+    and ``shortfalls`` pick from; compute it once to ask both)."""
     groups = by_key(o for o in obs if o.at <= now).values()
     return [a for group in groups if (a := _assess(group, min_points)) is not None]
 
@@ -244,21 +250,31 @@ def forecasts(
     *,
     horizon: timedelta | None = None,
     min_points: int = MIN_POINTS,
+    assessed: Sequence[Forecast | Shortfall] | None = None,
 ) -> list[Forecast]:
     """Forecasts of every host+check of time-ordered ``obs`` (results up to ``now``) with
     enough history, soonest crossing first; with ``horizon``, only crossings before
-    ``now + horizon``."""
+    ``now + horizon`` (``assessed``: ``assessments`` of the same arguments)."""
+    if assessed is None:
+        assessed = assessments(obs, now, min_points)
     found = [
         f
-        for f in _assessed(obs, now, min_points)
+        for f in assessed
         if isinstance(f, Forecast) and (horizon is None or f.crossing <= now + horizon)
     ]
     return sorted(found, key=lambda f: (f.crossing, f.host, f.check))
 
 
 def shortfalls(
-    obs: Sequence[Observation], now: datetime, *, min_points: int = MIN_POINTS
+    obs: Sequence[Observation],
+    now: datetime,
+    *,
+    min_points: int = MIN_POINTS,
+    assessed: Sequence[Forecast | Shortfall] | None = None,
 ) -> list[Shortfall]:
-    """Host+checks heading toward their limit without enough history to forecast."""
-    found = [s for s in _assessed(obs, now, min_points) if isinstance(s, Shortfall)]
+    """Host+checks heading toward their limit without enough history to forecast
+    (``assessed``: ``assessments`` of the same arguments)."""
+    if assessed is None:
+        assessed = assessments(obs, now, min_points)
+    found = [s for s in assessed if isinstance(s, Shortfall)]
     return sorted(found, key=lambda s: (s.host, s.check))

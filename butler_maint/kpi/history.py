@@ -92,7 +92,12 @@ def by_key(obs: Iterable[Observation]) -> dict[Key, list[Observation]]:
     """Observations per (host, check), each list in the order given (by time)."""
     groups: dict[Key, list[Observation]] = {}
     for o in obs:
-        groups.setdefault(o.key, []).append(o)
+        key = (o.host, o.check)  # o.key, without a call per result
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [o]
+        else:
+            group.append(o)
     return groups
 
 

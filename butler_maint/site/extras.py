@@ -8,6 +8,7 @@ those of ``butler-maint kpi`` over its default period (``kpi.kpis``, the same fi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,8 @@ from butler_maint.errors import ButlerError
 from butler_maint.evidence.store import EvidenceStore
 
 if TYPE_CHECKING:
+    from butler_maint.evidence.index import IndexEntry
+    from butler_maint.kpi.history import Observation
     from butler_maint.kpi.service import ServiceData
     from butler_maint.systems.members import Systems
 
@@ -77,14 +80,19 @@ def _duration(value: timedelta | None) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
-def kpi_section(store: EvidenceStore, now: datetime) -> KpiSection | None:
-    """Check-level KPIs from ``butler_maint.kpi``, or None when it is not available."""
+def kpi_section(
+    store: EvidenceStore,
+    now: datetime,
+    observe: Callable[[IndexEntry], Sequence[Observation]] | None = None,
+) -> KpiSection | None:
+    """Check-level KPIs from ``butler_maint.kpi``, or None when it is not available
+    (``observe``: each run's observations, as ``kpi.kpis`` takes them)."""
     try:
         from butler_maint import kpi
     except ImportError:
         return None
     try:
-        view = kpi.kpis(store, (), {}, now, now - kpi.DEFAULT_PERIOD)
+        view = kpi.kpis(store, (), {}, now, now - kpi.DEFAULT_PERIOD, observe=observe)
     except ButlerError as exc:
         return KpiSection(0, error=str(exc))
     rate, av = view.pass_rate, view.availability

@@ -11,6 +11,7 @@ Layout of the output directory::
     runs/<id>.html        one page per run
     hosts/<host>.html     one page per host: its runs and a check x run matrix
     .butler-site.json     the manifest: each page's key (a digest of its inputs)
+    .butler-cache/        what was read of each report, by file hash (``site.cache``)
 
 Incremental: the manifest maps every page to a key, a digest of what the page is
 rendered from. A run page's key is the report's digest, path and chain status and the
@@ -27,6 +28,7 @@ problem is part of every page's key, and every page says so. Every file is repla
 atomically; pages without an fsync each (the site can be rendered again), the manifest,
 written last, with one. The manifest records each page's size and mtime as written: a
 page changed since (edited by hand, left short by a crash) is rendered again.
+Verify and the KPI section parse only the reports whose bytes the cache has not seen.
 """
 
 from __future__ import annotations
@@ -54,11 +56,14 @@ from butler_maint.evidence import fsutil
 from butler_maint.evidence.index import IndexEntry, store_entries
 from butler_maint.evidence.migrate import load_report_bytes
 from butler_maint.evidence.model import SEVERITIES, Report, iso_z
+from butler_maint.evidence.scan import scan_store
 from butler_maint.evidence.store import EvidenceStore
-from butler_maint.evidence.verify import Verdict, verify_store
+from butler_maint.evidence.verify import Verdict, verify_scans
 from butler_maint.kpi.monthly import service_report, show_target, show_value, trend
+from butler_maint.kpi.obscache import ObservationCache
 from butler_maint.kpi.service import AT_RISK
 from butler_maint.site import extras
+from butler_maint.site.cache import SiteCache, code_fingerprint
 from butler_maint.site.charts import pass_rate_chart, stacked
 from butler_maint.site.views import (
     RESULTS,
@@ -423,7 +428,10 @@ def render_site(
     renderer = fingerprint()
     old = None if full else _read_manifest(out, renderer)
     clock = time.perf_counter()
-    verdict = verify_store(store_root)
+    cache = SiteCache(out, code_fingerprint(renderer), use=not full)
+    scans = scan_store(store_root, known=cache.scans())
+    verdict = verify_scans(store_root, scans, None)
+    cache.keep_scans(scans)
     site = _Site(
         root=store_root,
         out=out,
@@ -451,7 +459,9 @@ def render_site(
     _render_index(site, rows)
     seconds["index"], clock = time.perf_counter() - clock, time.perf_counter()
     service = _render_service(site, store, project_root)
-    _render_kpi(site, store, rows, project_root, service)
+    observed = ObservationCache(store, cache.observations)
+    _render_kpi(site, store, rows, project_root, service, observed=observed)
+    cache.keep_observations(observed)
     seconds["kpi"] = time.perf_counter() - clock
     manifest = {
         "renderer": RENDER_VERSION,
@@ -534,6 +544,8 @@ def _render_kpi(
     rows: list[RunRow],
     project_root: Path | None,
     service: list[tuple[str, str]],
+    *,
+    observed: ObservationCache,
 ) -> None:
     days = per_day(rows)
     schedules = per_schedule(rows)
@@ -544,7 +556,7 @@ def _render_kpi(
         days=days,
         chart=pass_rate_chart(days),
         schedules=[(t, stacked(t)) for t in schedules],
-        kpis=extras.kpi_section(store, site.now),
+        kpis=extras.kpi_section(store, site.now, observed.observe),
         waivers=extras.waiver_section(project_root, site.now),
         service=service,
         generated=iso_z(site.now),

@@ -16,9 +16,10 @@ import pytest
 from butler_maint.evidence import EvidenceStore, verify_store
 from butler_maint.evidence.canonical import compute_digest
 from butler_maint.evidence.layout import HEAD_FILE
+from butler_maint.evidence.scan import Scanned, scan_store, scanned_from_json
 from butler_maint.evidence.sshsig import SigningKey
 from butler_maint.evidence.trust import TrustPolicy, namespace_of
-from butler_maint.evidence.verify import Verdict, chain_order
+from butler_maint.evidence.verify import Verdict, chain_order, verify_scans
 from butler_maint.evidence.yamlio import Reader, render
 from butler_maint.runs.approvals import decide
 from tests.fixtures.evidence.factory import draft
@@ -70,8 +71,30 @@ def policy(site: Path, *, witness: bool = True) -> TrustPolicy:
     )
 
 
+@pytest.fixture(scope="module")
+def known(pristine: Path) -> dict[str, Scanned]:
+    """The scans of the pristine store, as the site keeps them between renders."""
+    scans = scan_store(pristine / "evidence", policy=policy(pristine))
+    return {s.rel: scanned_from_json(json.loads(json.dumps(s.to_json()))) for s in scans}
+
+
+@pytest.fixture(autouse=True)
+def _with_cache(known: dict[str, Scanned]) -> Iterator[None]:
+    KNOWN.update(known)
+    yield
+    KNOWN.clear()
+
+
+KNOWN: dict[str, Scanned] = {}
+
+
 def verify(site: Path, *, witness: bool = True) -> Verdict:
-    return verify_store(site / "evidence", policy=policy(site, witness=witness))
+    """The verdict from the bytes; verifying with the pristine store's scans (the
+    site's cache, every tampered file missing it) gives the same."""
+    root, trust = site / "evidence", policy(site, witness=witness)
+    verdict = verify_store(root, policy=trust)
+    assert verify_scans(root, scan_store(root, policy=trust, known=KNOWN), trust) == verdict
+    return verdict
 
 
 def files(site: Path) -> list[Path]:

@@ -12,9 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from butler_maint.cli import cli
-from butler_maint.evidence import EvidenceStore, WrittenReport
+from butler_maint.evidence import EvidenceStore, WrittenReport, scan
 from butler_maint.evidence.index import INDEX_FILE
-from butler_maint.site import render, render_site
+from butler_maint.evidence.model import Report
+from butler_maint.kpi import obscache
+from butler_maint.site import cache, render, render_site
 from tests.fixtures.evidence.factory import T0, draft
 
 NOW = T0 + timedelta(days=1)
@@ -82,6 +84,39 @@ def test_a_new_report_rewrites_only_its_page_its_hosts_index_and_kpi(
     changed = {page for page, stamp in after.items() if before.get(page) != stamp}
     assert changed == expected | {"index.html", "kpi.html"}
     assert after["hosts/web02.html"] == before["hosts/web02.html"]
+    _assert_same_as_full(store, out, tmp_path)
+
+
+def test_a_new_report_is_the_only_one_read(
+    store: EvidenceStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verify and the KPI section reuse what the last render read of the reports whose
+    bytes hash the same (``.butler-cache``): only the new report is parsed."""
+    out = tmp_path / "site"
+    render_site(store.root, out, now=NOW)
+    added = _added(store)
+    parsed: list[str] = []
+    scanned, loaded = scan.Scanner._scan, obscache.load_report_bytes
+
+    def scan_spy(self: scan.Scanner, rel: str, data: bytes) -> scan.Scanned:
+        parsed.append(f"verify {rel}")
+        return scanned(self, rel, data)
+
+    def load_spy(data: bytes, path: str) -> Report:
+        parsed.append(f"kpi {Path(path).relative_to(store.root)}")
+        return loaded(data, path)
+
+    monkeypatch.setattr(scan.Scanner, "_scan", scan_spy)
+    monkeypatch.setattr(obscache, "load_report_bytes", load_spy)
+    outcome = render_site(store.root, out, now=NOW)
+    rel = added.path.relative_to(store.root)
+    assert outcome.chain_ok and parsed == [f"verify {rel}", f"kpi {rel}"]
+    parsed.clear()
+    render_site(store.root, out, now=NOW)
+    assert parsed == []
+    assert len(list((out / cache.CACHE_DIR / cache.OBSERVATIONS).iterdir())) == 4
+    render_site(store.root, out, now=NOW, full=True)
+    assert len(parsed) == 2 * 4  # a full render reads every report again
     _assert_same_as_full(store, out, tmp_path)
 
 
