@@ -33,8 +33,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from butler_maint.errors import ButlerError
 from butler_maint.executors.ssh import SshOptions
+from butler_maint.executors.sshpolicy import host_key_settings, policy_config_text, ssh_paths
 from butler_maint.inventory import HostInfo
 from butler_maint.playbooks.runner import MARKER_VAR
 
@@ -178,11 +178,11 @@ def connection_env(
 def ssh_args(options: SshOptions, user_args: str | None, config: Path | None = None) -> str:
     """``ssh_args``: our host-key options first, then the user's (or ControlPersist);
     with ``config``, ``-F config`` first (see :func:`jump_config_text`)."""
-    user_files, global_files, strict = _host_key_settings(options)
+    user_files, global_files, strict = host_key_settings(options)
     args = ["-F", str(config)] if config is not None else []
     args += [
-        "-o", f"UserKnownHostsFile={_ssh_paths(user_files)}",
-        "-o", f"GlobalKnownHostsFile={_ssh_paths(global_files) if global_files else '/dev/null'}",
+        "-o", f"UserKnownHostsFile={ssh_paths(user_files)}",
+        "-o", f"GlobalKnownHostsFile={ssh_paths(global_files) if global_files else '/dev/null'}",
         "-o", f"StrictHostKeyChecking={strict}",
     ]  # fmt: skip
     if options.keepalive:
@@ -191,55 +191,18 @@ def ssh_args(options: SshOptions, user_args: str | None, config: Path | None = N
     return shlex.join(args + theirs)
 
 
-def _host_key_settings(options: SshOptions) -> tuple[list[Path], list[Path], str]:
-    user_files = [options.project_known_hosts]
-    global_files: list[Path] = []
-    for path in options.trusted_known_hosts:
-        (global_files if path.is_absolute() else user_files).append(path.expanduser())
-    return user_files, global_files, "accept-new" if options.accept_new else "yes"
-
-
 def jump_config_text(options: SshOptions) -> str:
     """The ssh_config given to ansible's ssh with ``-F``: OpenSSH passes ``-F`` (and not
     our ``-o`` options) to the ssh it starts for each ProxyJump hop, so the project's
     host-key policy is written here for every host, jump hosts included; then the
     ssh_config files checks read (``ssh.config_file``, else OpenSSH's own), included."""
-    user_files, global_files, strict = _host_key_settings(options)
-    lines = [
-        "# Written by butler-maint for one playbook run.",
-        "Host *",
-        f"  UserKnownHostsFile {_ssh_paths(user_files)}",
-        f"  GlobalKnownHostsFile {_ssh_paths(global_files) if global_files else '/dev/null'}",
-        f"  StrictHostKeyChecking {strict}",
-    ]
-    lines += [f'  Include "{_ssh_path(str(p.expanduser()))}"' for p in options.ssh_config]
-    return "\n".join(lines) + "\n"
+    return policy_config_text(options, "Written by butler-maint for one playbook run.")
 
 
 def _jump_config(options: SshOptions, run_dir: Path) -> Path:
     path = run_dir / "ssh_config"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(jump_config_text(options), encoding="utf-8")
-    return path
-
-
-def _ssh_paths(paths: Iterable[Path]) -> str:
-    """Paths for an ssh option value: double-quoted, ``%`` escaped (ssh expands tokens).
-
-    A path that cannot be quoted that way (a control character, a double quote, a
-    backslash, ``${``) is refused: it could end the option value early."""
-    return " ".join('"' + _ssh_path(str(p)).replace("%", "%%") + '"' for p in paths)
-
-
-def _ssh_path(path: str) -> str:
-    unsafe = any(ord(c) < 0x20 or ord(c) == 0x7F for c in path) or any(
-        text in path for text in ('"', "\\", "${")
-    )
-    if unsafe:
-        raise ButlerError(
-            f"known_hosts path {path!r} cannot be passed to ssh: expected a path without "
-            "control characters, double quotes, backslashes or '${'"
-        )
     return path
 
 

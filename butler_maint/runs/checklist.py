@@ -30,7 +30,7 @@ from butler_maint.executors import Execution, OutputLimits
 from butler_maint.executors.local import run_local
 from butler_maint.executors.ssh import SshOptions, known_hosts, run_ssh
 from butler_maint.executors.sshconfig import Routes
-from butler_maint.executors.testinfra import run_testinfra
+from butler_maint.executors.testinfra import ModuleRun, run_testinfra
 from butler_maint.inventory import HostInfo, Inventory
 from butler_maint.model.checklist import Checklist
 from butler_maint.model.checks import Check
@@ -120,9 +120,14 @@ def real_reach(
         return run_ssh(host, script, options, trusted, stop=stop.event, limits=limits, route=chosen)
 
     def testinfra(host: HostInfo, module: str) -> tuple[Verdict, list[SubResult]]:
+        try:
+            chosen = routes(host)
+        except ButlerError as exc:
+            return judge_module(ModuleRun(problem=str(exc)))
         run = run_testinfra(
-            host, root / module, options, stop=stop.event, inventory=source, vault=vault
-        )
+            host, root / module, options, stop=stop.event, inventory=source, vault=vault,
+            route=chosen,
+        )  # fmt: skip
         return judge_module(run)
 
     return Reach(execute, testinfra, remote)

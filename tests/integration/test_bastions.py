@@ -5,7 +5,8 @@ ProxyJump in the inventory's ssh args (the jump host authenticates with an ssh-a
 key, as OpenSSH would give it no ``-i``), via an ssh_config file (``ssh.config_file``),
 and through two hops. Host keys are verified on every hop, a wrong jump host key is
 refused, the usual ControlMaster/ControlPersist args are accepted, and an option that
-cannot be honoured stops the run (exit 2) naming the host and the variable.
+cannot be honoured stops the run (exit 2) naming the host and the variable. ``testinfra:``
+modules (OpenSSH, through the ssh_config butler-maint writes) take the same route.
 """
 
 from __future__ import annotations
@@ -110,12 +111,14 @@ def project(
     return root
 
 
-def check(root: Path, agent: str | None = None) -> subprocess.CompletedProcess[str]:
+def check(
+    root: Path, agent: str | None = None, checklist: str = "where"
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
     if agent is not None:
         env["SSH_AUTH_SOCK"] = agent
     return subprocess.run(
-        [BUTLER, "-C", str(root), "check", "where"],
+        [BUTLER, "-C", str(root), "check", checklist],
         capture_output=True, text=True, timeout=120, env=env, check=False,
     )  # fmt: skip
 
@@ -230,6 +233,117 @@ def test_an_option_that_cannot_be_honoured_stops_the_run_naming_host_and_var(
     assert done.returncode == 2
     assert "host inner: ansible_ssh_common_args: bindaddress 10.1.2.3" in done.stderr
     assert not (root / "evidence").exists() or not list((root / "evidence").rglob("*.yaml"))
+
+
+TESTINFRA_CHECKLIST = """\
+checklist: where-ti
+hosts: all
+checks:
+  - id: where-ti
+    testinfra: tests/test_where.py
+"""
+
+MODULE = """\
+def test_hostname_file(host):
+    assert host.file("/etc/hostname").exists
+
+def test_on_the_inner_host(host):
+    assert "inet {address}/" in host.run("ip -o -4 addr show").stdout
+
+def test_as_the_become_user(host):
+    assert host.run("id -un").stdout.strip() == "{user}"
+"""
+
+
+def infra_project(
+    tmp_path: Path, bastion: Bastion, host: dict[str, Any], user: str, **kwargs: Any
+) -> Path:
+    root = project(tmp_path, bastion, {"inner": host}, **kwargs)
+    (root / "checklists" / "where-ti.yaml").write_text(TESTINFRA_CHECKLIST)
+    (root / "tests").mkdir()
+    module = MODULE.format(address=bastion.inner.address, user=user)
+    (root / "tests" / "test_where.py").write_text(module)
+    return root
+
+
+def sub_results(root: Path) -> dict[str, str]:
+    report = EvidenceStore(root / "evidence").load("latest")
+    (result,) = report.steps[0].results
+    return {s.check: str(s.status) for s in result.sub or []}
+
+
+@pytest.mark.skipif(shutil.which("sudo") is None, reason="sudo is needed for become")
+def test_a_testinfra_module_goes_through_the_jump_host_as_the_become_user(
+    tmp_path: Path, bastion: Bastion, agent: str
+) -> None:
+    """ProxyJump from inventory vars (the jump host's key from ssh-agent), the project
+    known_hosts on both hops, and ``ansible_become_user`` as testinfra's ``--sudo-user``."""
+    args = f"-o ProxyJump={bastion.user}@{bastion.jump.address} {PERSIST}"
+    become = {"ansible_become": True, "ansible_become_user": "nobody"}
+    host = target(bastion.inner, bastion, ansible_ssh_common_args=args, **become)
+    root = infra_project(tmp_path, bastion, host, "nobody")
+    done = check(root, agent, "where-ti")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert results(root)["status"] == {"inner": "pass"}
+    assert sub_results(root) == {
+        "test_hostname_file": "pass",
+        "test_on_the_inner_host": "pass",
+        "test_as_the_become_user": "pass",
+    }
+
+
+def test_a_testinfra_module_through_an_ssh_config_file_and_two_hops(
+    tmp_path: Path, bastion: Bastion
+) -> None:
+    """Each hop keeps its own user and key (from ssh_config, no agent); ``deep`` listens
+    on the inner namespace's loopback, so only the second hop reaches it."""
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host deep-box\n  HostName 127.0.0.1\n  ProxyJump jumpbox,innerbox\n\n"
+        f"Host jumpbox\n  HostName {bastion.jump.address}\n  User {bastion.user}\n"
+        f"  IdentityFile {bastion.client_key}\n\n"
+        f"Host innerbox\n  HostName {bastion.inner.address}\n  User {bastion.user}\n"
+        f"  IdentityFile {bastion.client_key}\n"
+    )
+    host = target(bastion.deep, bastion, ansible_host="deep-box")
+    root = infra_project(tmp_path, bastion, host, bastion.user, config_file=str(config))
+    done = check(root, None, "where-ti")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sub_results(root)["test_on_the_inner_host"] == "pass"
+    assert results(root)["status"] == {"inner": "pass"}
+
+
+def test_a_wrong_jump_host_key_is_refused_for_testinfra_too(
+    tmp_path: Path, bastion: Bastion, agent: str
+) -> None:
+    other = _write_key(tmp_path / "other_key", "impostor")
+    known = bastion.known_hosts(tmp_path / "known_wrong", jump=other)
+    before = known.read_text()
+    args = f"-J {bastion.user}@{bastion.jump.address}"
+    host = target(bastion.inner, bastion, ansible_ssh_common_args=args)
+    root = infra_project(tmp_path, bastion, host, bastion.user, known_hosts=known)
+    done = check(root, agent, "where-ti")
+    assert done.returncode == 1, done.stdout + done.stderr
+    found = results(root)
+    assert found["status"] == {"inner": "error"}
+    message = found["messages"]["inner"]
+    assert f"through jump host {bastion.jump.address}:22 failed" in message, message
+    assert "Host key verification failed" in message, message
+    assert sub_results(root) == {}
+    assert known.read_text() == before
+
+
+def test_a_become_testinfra_cannot_follow_is_an_error_naming_the_variable(
+    tmp_path: Path, bastion: Bastion, agent: str
+) -> None:
+    args = f"-J {bastion.user}@{bastion.jump.address}"
+    become = {"ansible_become": True, "ansible_become_method": "su"}
+    host = target(bastion.inner, bastion, ansible_ssh_common_args=args, **become)
+    root = infra_project(tmp_path, bastion, host, "root")
+    done = check(root, agent, "where-ti")
+    assert done.returncode == 1, done.stdout + done.stderr
+    message = results(root)["messages"]["inner"]
+    assert "host inner: ansible_become_method 'su'" in message, message
 
 
 PLAYBOOK = """\
