@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -56,15 +55,7 @@ def _read_json(path: Path) -> Any:
 def _write(path: Path, data: bytes) -> None:
     """Replace ``path`` atomically, without an fsync (a cache lost is a miss)."""
     fsutil.make_dirs(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, fsutil.FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    fsutil.replace_unsynced(path, data)
 
 
 def _dump(value: Any) -> bytes:

@@ -38,7 +38,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -253,20 +252,10 @@ def _run_key(
 
 
 def _write_page(path: Path, data: bytes) -> os.stat_result:
-    """Replace ``path`` atomically (a temp file renamed over it), without an fsync: the
-    site can be rendered again, and 1,000 fsyncs cost seconds on a disk. What was
-    written is recorded in the manifest (size, mtime); a page a crash left short is
-    rendered again."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, fsutil.FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path.stat()
+    """Replace ``path`` atomically without an fsync: the site can be rendered again.
+    What was written is recorded in the manifest (size, mtime); a page a crash left
+    short is rendered again."""
+    return fsutil.replace_unsynced(path, data)
 
 
 # -- rendering ---------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from butler_maint.systems.graph import find_cycle
+
 PACKAGE = Path(__file__).resolve().parents[2] / "butler_maint"
 
 
@@ -45,25 +47,8 @@ def _graph() -> dict[str, set[str]]:
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(graph[node]):
-            if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt) :], nxt]
-            if nxt not in state and (found := visit(nxt)):
-                return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in sorted(graph):
-        if node not in state and (found := visit(node)):
-            return found
-    return None
+    """The first import cycle, by the same search that finds a cycle of systems."""
+    return find_cycle({node: sorted(deps) for node, deps in graph.items()})
 
 
 def test_subpackages_import_each_other_without_cycles() -> None:
