@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner, Result
 
 from butler_maint.cli import cli
+from tests.fixtures.local_window import local_window_project
 
 OUTLOOK = Path(__file__).parent.parent / "fixtures" / "ics" / "outlook-change-freezes.ics"
 WINDOW = {
@@ -35,19 +35,10 @@ LAST_SUNDAY = "Last-Sunday release train"
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    for sub in ("checklists", "schedules", "inventories", "freezes"):
-        (tmp_path / sub).mkdir()
-    (tmp_path / "schedules" / "patch.yaml").write_text(yaml.safe_dump(WINDOW))
+    (tmp_path / "freezes").mkdir()
     shutil.copy(OUTLOOK, tmp_path / "freezes" / "outlook.ics")
     (tmp_path / "freezes" / "recurring.yaml").write_text(RECURRING)
-    (tmp_path / "checklists" / "health.yaml").write_text(
-        "checklist: health\nhosts: linux\nchecks:\n  - id: tmp\n    file: {path: /tmp}\n"
-    )
-    inventory = {"all": {"children": {"linux": {"hosts": {"localhost": {
-        "ansible_connection": "local"}}}}}}  # fmt: skip
-    (tmp_path / "inventories" / "local.yml").write_text(yaml.safe_dump(inventory))
-    (tmp_path / "butler.yaml").write_text("inventory: inventories/local.yml\n")
-    return tmp_path
+    return local_window_project(tmp_path, WINDOW)
 
 
 def butler(project: Path, *args: str) -> Result:

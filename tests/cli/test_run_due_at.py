@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner, Result
 
 from butler_maint.cli import cli
+from tests.fixtures.local_window import local_window_project
 
 WINDOW = {
     "window": "patch", "timezone": "Europe/Berlin", "every": "0 2 * * 0", "duration": "3h",
@@ -25,17 +25,7 @@ OCCURRENCE = "2026-11-15T01:00:00.000Z"
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    for sub in ("checklists", "schedules", "inventories"):
-        (tmp_path / sub).mkdir()
-    (tmp_path / "schedules" / "patch.yaml").write_text(yaml.safe_dump(WINDOW))
-    (tmp_path / "checklists" / "health.yaml").write_text(
-        "checklist: health\nhosts: linux\nchecks:\n  - id: tmp\n    file: {path: /tmp}\n"
-    )
-    inventory = {"all": {"children": {"linux": {"hosts": {"localhost": {
-        "ansible_connection": "local"}}}}}}  # fmt: skip
-    (tmp_path / "inventories" / "local.yml").write_text(yaml.safe_dump(inventory))
-    (tmp_path / "butler.yaml").write_text("inventory: inventories/local.yml\n")
-    return tmp_path
+    return local_window_project(tmp_path, WINDOW)
 
 
 def butler(project: Path, *args: str) -> Result:
